@@ -1,0 +1,89 @@
+package compiler
+
+import (
+	"fmt"
+
+	"github.com/knockc/knockc/ruleset"
+)
+
+// Compile turns a validated spec into knockc's table. It is deterministic:
+// the same spec always gives the same model, in the same order.
+func Compile(spec *Spec) *ruleset.Table {
+	t := &ruleset.Table{Name: spec.Table.Name}
+	input := &ruleset.Chain{Name: InputChain, Hook: &ruleset.Hook{
+		Type: "filter", Hook: "input", Priority: spec.Table.Priority, Policy: "accept",
+	}}
+	input.Rules = inputRules(spec.Table)
+	doors := &ruleset.Chain{Name: DoorsChain}
+	t.Chains = append(t.Chains, input, doors)
+
+	var gates []*ruleset.Chain
+	for _, d := range spec.Doors {
+		c := &doorCompiler{door: d, table: spec.Table, t: t}
+		c.outcomeSets()
+		for _, s := range []Seq{Open, Close} {
+			if chain := c.sequence(s); chain != nil {
+				doors.Rules = append(doors.Rules, c.jumps(chain.Name)...)
+				t.Chains = append(t.Chains, chain)
+			}
+		}
+		gate := c.gate()
+		doors.Rules = append(doors.Rules, rule(fmt.Sprintf("door=%s role=gate", d.Name), ruleset.Verdict{Kind: "jump", Chain: gate.Name}))
+		gates = append(gates, gate)
+	}
+	t.Chains = append(t.Chains, gates...)
+	return t
+}
+
+// inputRules let established sessions and (by default) loopback through
+// first, so knockc never cuts a live session, then hand the rest to the
+// doors chain.
+func inputRules(ts TableSpec) []*ruleset.Rule {
+	rules := []*ruleset.Rule{
+		rule("role=established", ruleset.CTState{States: []string{"established", "related"}}, ruleset.Verdict{Kind: "accept"}),
+	}
+	jump := ruleset.Verdict{Kind: "jump", Chain: DoorsChain}
+	if len(ts.Interfaces) == 0 {
+		return append(rules,
+			rule("role=loopback", ruleset.IIFName{Name: "lo"}, ruleset.Verdict{Kind: "accept"}),
+			rule("role=doors", jump))
+	}
+	for _, name := range ts.Interfaces {
+		rules = append(rules, rule("role=doors", ruleset.IIFName{Name: name}, jump))
+	}
+	return rules
+}
+
+// rule builds a rule from statements with its userdata comment.
+func rule(comment string, stmts ...ruleset.Stmt) *ruleset.Rule {
+	return &ruleset.Rule{Stmts: stmts, Comment: comment}
+}
+
+// doorCompiler builds the sets and chains of one door.
+type doorCompiler struct {
+	door  *Door
+	table TableSpec
+	t     *ruleset.Table
+}
+
+// newSet adds a dynamic set to the table and returns its name.
+func (c *doorCompiler) newSet(s *ruleset.Set) string {
+	c.t.Sets = append(c.t.Sets, s)
+	return s.Name
+}
+
+// jumps returns the doors-chain rules that send a packet into a sequence
+// chain: every source, or one rule per allow_from prefix. Prefixes inside
+// another are dropped first, so one packet jumps at most once.
+func (c *doorCompiler) jumps(chain string) []*ruleset.Rule {
+	comment := fmt.Sprintf("door=%s role=knock", c.door.Name)
+	jump := ruleset.Verdict{Kind: "jump", Chain: chain}
+	if len(c.door.AllowFrom) == 0 {
+		return []*ruleset.Rule{rule(comment, jump)}
+	}
+	var out []*ruleset.Rule
+	for _, p := range disjointPrefixes(c.door.AllowFrom) {
+		out = append(out, rule(comment, ruleset.SAddrPrefix{Prefix: p}, jump))
+	}
+	return out
+}

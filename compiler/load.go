@@ -1,0 +1,373 @@
+package compiler
+
+import (
+	"encoding"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/knockc/knockc/ruleset"
+)
+
+// Load reads and validates the spec at path. The error lists every problem
+// found, each as "file:line:col: message" (see Errors).
+func Load(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse validates a spec held in memory; name stands for the file in
+// positions. It never panics, whatever the input.
+func Parse(name string, data []byte) (*Spec, error) {
+	l := &loader{file: name, src: string(data)}
+	spec := l.load()
+	if err := l.errs.join(); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// loader decodes one spec, collecting every problem with its position.
+type loader struct {
+	file string
+	src  string
+	md   toml.MetaData
+	errs errorList
+}
+
+// field is one key of a TOML table with the place it was written.
+type field struct {
+	name string // the key itself
+	key  string // full dotted path, for messages
+	prim toml.Primitive
+	pos  Pos
+}
+
+func (l *loader) load() *Spec {
+	var top map[string]toml.Primitive
+	md, err := toml.Decode(l.src, &top)
+	if err != nil {
+		l.syntaxError(err)
+		return nil
+	}
+	l.md = md
+	spec := &Spec{File: l.file, Table: TableSpec{
+		Name: DefaultTableName, Priority: DefaultPriority, LogGroup: DefaultLogGroup, Closed: DefaultClosed,
+	}}
+	var doorsPos *Pos
+	for _, f := range l.fields("", top) {
+		switch f.name {
+		case "table":
+			l.loadTable(&spec.Table, f)
+		case "door":
+			p := f.pos
+			doorsPos = &p
+			spec.Doors = l.loadDoors(f)
+		default:
+			l.errs.add(f.pos, "unknown key %q%s (allowed at the top: [table] and [door.NAME] sections)", f.key, suggest(f.key, []string{"table", "door"}))
+		}
+	}
+	if doorsPos == nil {
+		l.errs.add(Pos{File: l.file, Line: 1, Col: 1}, "no doors: add at least one [door.NAME] section")
+	}
+	if len(l.errs) == 0 {
+		validate(spec, &l.errs)
+	}
+	return spec
+}
+
+// syntaxError turns a TOML syntax error into a positioned problem.
+func (l *loader) syntaxError(err error) {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		l.errs.add(l.posOf(pe.Position), "invalid TOML: %s", pe.Message)
+		return
+	}
+	l.errs.add(Pos{File: l.file, Line: 1, Col: 1}, "invalid TOML: %v", err)
+}
+
+func (l *loader) posOf(p toml.Position) Pos {
+	line, col := p.Line, p.Col
+	if line < 1 {
+		line = 1
+	}
+	if col < 1 {
+		col = 1
+	}
+	return Pos{File: l.file, Line: line, Col: col, Offset: p.Start}
+}
+
+// errPosProbe is returned by posProbe so the TOML decoder reports where
+// the value being decoded was written.
+var errPosProbe = errors.New("position probe")
+
+// posProbe fails every decode; the decoder wraps that failure in a
+// ParseError carrying the key's position, the only public way BurntSushi/toml
+// tells where a key was written.
+type posProbe struct{}
+
+func (posProbe) UnmarshalTOML(any) error { return errPosProbe }
+
+func (l *loader) primPos(p toml.Primitive) Pos {
+	var pe toml.ParseError
+	if err := l.md.PrimitiveDecode(p, &posProbe{}); errors.As(err, &pe) {
+		return l.posOf(pe.Position)
+	}
+	return Pos{File: l.file, Line: 1, Col: 1}
+}
+
+// fields returns the keys of a decoded table, sorted by position.
+func (l *loader) fields(prefix string, m map[string]toml.Primitive) []field {
+	out := make([]field, 0, len(m))
+	for k, p := range m {
+		out = append(out, field{name: k, key: prefix + k, prim: p, pos: l.primPos(p)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].pos.Offset != out[j].pos.Offset {
+			return out[i].pos.Offset < out[j].pos.Offset
+		}
+		return out[i].key < out[j].key
+	})
+	return out
+}
+
+// table decodes f as a TOML table; it reports and returns false otherwise.
+func (l *loader) table(f field, what string) (map[string]toml.Primitive, bool) {
+	var m map[string]toml.Primitive
+	if err := l.md.PrimitiveDecode(f.prim, &m); err != nil {
+		l.errs.add(f.pos, "%s must be a table (%s), not %s", f.key, what, l.typeName(f))
+		return nil, false
+	}
+	return m, true
+}
+
+func (l *loader) raw(f field) any {
+	var v any
+	if err := l.md.PrimitiveDecode(f.prim, &v); err != nil {
+		return nil
+	}
+	return v
+}
+
+func (l *loader) typeName(f field) string {
+	switch l.raw(f).(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return "a date or time"
+}
+
+func (l *loader) str(f field) (string, bool) {
+	s, ok := l.raw(f).(string)
+	if !ok {
+		l.errs.add(f.pos, "%s must be a string, not %s", f.key, l.typeName(f))
+	}
+	return s, ok
+}
+
+func (l *loader) integer(f field, min, max int64) (int64, bool) {
+	n, ok := l.raw(f).(int64)
+	if !ok {
+		l.errs.add(f.pos, "%s must be an integer, not %s", f.key, l.typeName(f))
+		return 0, false
+	}
+	if n < min || n > max {
+		l.errs.add(f.pos, "%s = %d is out of range (allowed %d to %d)", f.key, n, min, max)
+		return 0, false
+	}
+	return n, true
+}
+
+func (l *loader) boolean(f field) (bool, bool) {
+	b, ok := l.raw(f).(bool)
+	if !ok {
+		l.errs.add(f.pos, "%s must be true or false, not %s", f.key, l.typeName(f))
+	}
+	return b, ok
+}
+
+// text decodes a string value through v's own UnmarshalText.
+func (l *loader) text(f field, v encoding.TextUnmarshaler) bool {
+	s, ok := l.str(f)
+	if !ok {
+		return false
+	}
+	if err := v.UnmarshalText([]byte(s)); err != nil {
+		l.errs.add(f.pos, "%s: %v", f.key, err)
+		return false
+	}
+	return true
+}
+
+// strs decodes an array of strings with the position of each element.
+func (l *loader) strs(f field) ([]string, []Pos, bool) {
+	arr, ok := l.raw(f).([]any)
+	if !ok {
+		l.errs.add(f.pos, "%s must be an array of strings, not %s", f.key, l.typeName(f))
+		return nil, nil, false
+	}
+	out := make([]string, 0, len(arr))
+	for i, v := range arr {
+		s, isStr := v.(string)
+		if !isStr {
+			l.errs.add(f.pos, "%s[%d] must be a string", f.key, i)
+			return nil, nil, false
+		}
+		out = append(out, s)
+	}
+	return out, l.elementPos(f.pos, out), true
+}
+
+// elementPos finds where each string of an array was written, searching the
+// source from the array's start; an element not found gets the array's place.
+func (l *loader) elementPos(start Pos, elems []string) []Pos {
+	out := make([]Pos, len(elems))
+	off := start.Offset
+	if off < 0 || off > len(l.src) {
+		off = len(l.src)
+	}
+	for i, s := range elems {
+		out[i] = start
+		best := -1
+		for _, q := range []string{`"` + s + `"`, `'` + s + `'`} {
+			if j := strings.Index(l.src[off:], q); j >= 0 && (best < 0 || j < best) {
+				best = j
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		abs := off + best
+		line := 1 + strings.Count(l.src[:abs], "\n")
+		col := abs - strings.LastIndex(l.src[:abs], "\n")
+		out[i] = Pos{File: l.file, Line: line, Col: col, Offset: abs}
+		off = abs + len(s) + 2
+	}
+	return out
+}
+
+// steps decodes an array of steps ("7000/tcp").
+func (l *loader) steps(f field) ([]Step, []Pos, bool) {
+	raw, pos, ok := l.strs(f)
+	if !ok {
+		return nil, nil, false
+	}
+	out := make([]Step, len(raw))
+	for i, s := range raw {
+		if err := out[i].UnmarshalText([]byte(s)); err != nil {
+			l.errs.add(pos[i], "%s[%d]: %v", f.key, i, err)
+			ok = false
+		}
+	}
+	return out, pos, ok
+}
+
+// argv decodes a command: an array of strings run without a shell.
+func (l *loader) argv(f field) []string {
+	argv, _, ok := l.strs(f)
+	if !ok {
+		return nil
+	}
+	if len(argv) == 0 || argv[0] == "" {
+		l.errs.add(f.pos, "%s must name a program: [\"/usr/bin/prog\", \"arg\", ...]", f.key)
+		return nil
+	}
+	if !strings.HasPrefix(argv[0], "/") {
+		l.errs.add(f.pos, "%s: program %q must be an absolute path (commands run without a shell or PATH lookup)", f.key, argv[0])
+		return nil
+	}
+	return argv
+}
+
+// duration decodes a Go duration string within [min, max].
+func (l *loader) duration(f field, min, max Duration) (Duration, bool) {
+	var d Duration
+	if !l.text(f, &d) {
+		return 0, false
+	}
+	if d < min || d > max {
+		l.errs.add(f.pos, "%s = %q is out of range (allowed %s to %s)", f.key, ruleset.FormatDuration(durationOf(d)), ruleset.FormatDuration(durationOf(min)), ruleset.FormatDuration(durationOf(max)))
+		return 0, false
+	}
+	return d, true
+}
+
+func (l *loader) prefixes(f field) []netip.Prefix {
+	raw, pos, ok := l.strs(f)
+	if !ok {
+		return nil
+	}
+	var out []netip.Prefix
+	for i, s := range raw {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				l.errs.add(pos[i], "%s[%d]: %q is not an address or CIDR prefix (write e.g. \"203.0.113.0/24\" or \"2001:db8::/32\")", f.key, i, s)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if a := p.Addr(); a.Zone() != "" || a.Is4In6() {
+			l.errs.add(pos[i], "%s[%d]: %q: write IPv4 addresses as a.b.c.d and leave out zones", f.key, i, s)
+			continue
+		}
+		if p.Masked() != p {
+			l.errs.add(pos[i], "%s[%d]: %q has host bits set; did you mean %q?", f.key, i, s, p.Masked().String())
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// suggest returns ` (did you mean "x"?)` when key is a near miss of a known key.
+func suggest(key string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,65 @@
+package compiler
+
+import (
+	"fmt"
+
+	"github.com/knockc/knockc/ruleset"
+)
+
+// Names of knockc's objects in the kernel, derived from the door's name so
+// that `nft list table` speaks the operator's words.
+const (
+	InputChain = "input" // the base chain on the input hook
+	DoorsChain = "doors" // jumps to every sequence chain, then every gate
+)
+
+// Seq names a door's two sequences.
+type Seq string
+
+// The two sequences a door can have.
+const (
+	Open  Seq = "open"
+	Close Seq = "close"
+)
+
+// SeqChain returns the chain that runs a door's open or close sequence.
+func SeqChain(door string, s Seq) string { return door + "_" + string(s) }
+
+// GateChain returns the chain that gates a door's protected ports.
+func GateChain(door string) string { return door + "_gate" }
+
+// StepSet returns the set of sources that completed step k of a sequence
+// and may knock step k+1.
+func StepSet(door string, s Seq, k int, f ruleset.Family) string {
+	return fmt.Sprintf("%s_%s_s%d_%s", door, s, k, f.Suffix())
+}
+
+// WindowSet returns the set that bounds a whole sequence (seq_timeout).
+func WindowSet(door string, s Seq, f ruleset.Family) string {
+	return fmt.Sprintf("%s_%s_win_%s", door, s, f.Suffix())
+}
+
+// GrantSet returns the set of sources allowed to open new connections.
+func GrantSet(door string, f ruleset.Family) string { return door + "_grant_" + f.Suffix() }
+
+// PendingSet returns the set of sources that completed the sequence while
+// the door's service is being started.
+func PendingSet(door string, f ruleset.Family) string { return door + "_pending_" + f.Suffix() }
+
+// LogPrefix returns the NFLOG prefix of a door's open or close event; the
+// monitor parses it with ParseLogPrefix.
+func LogPrefix(door string, s Seq) string { return "knockc " + string(s) + " " + door }
+
+// ParseLogPrefix returns the door and sequence named by an NFLOG prefix,
+// and false when the prefix is not knockc's.
+func ParseLogPrefix(p string) (door string, s Seq, ok bool) {
+	var kind string
+	if n, err := fmt.Sscanf(p, "knockc %s %s", &kind, &door); err != nil || n != 2 {
+		return "", "", false
+	}
+	switch Seq(kind) {
+	case Open, Close:
+		return door, Seq(kind), true
+	}
+	return "", "", false
+}

@@ -1,0 +1,219 @@
+package ruleset
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Stmt is one statement of a rule: a match or an action, in the words nft
+// uses. The set of statements is closed: the kernel subpackage converts each
+// one to netlink expressions and parses them back.
+type Stmt interface {
+	// String returns the statement in nft syntax, as `nft list` prints it.
+	String() string
+	stmt()
+}
+
+// Proto is a transport protocol knockc matches on.
+type Proto uint8
+
+// The transport protocols a knock or a protected port can use.
+const (
+	TCP Proto = 6
+	UDP Proto = 17
+)
+
+// String returns "tcp" or "udp".
+func (p Proto) String() string {
+	switch p {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return "l4proto-" + strconv.Itoa(int(p))
+}
+
+// CTState matches the packet's conntrack state, e.g. established,related.
+type CTState struct{ States []string }
+
+// IIFName matches the input interface; a trailing "*" matches a prefix.
+type IIFName struct{ Name string }
+
+// L4Proto matches any packet of a transport protocol.
+type L4Proto struct{ Proto Proto }
+
+// DPort matches a transport protocol and destination port.
+type DPort struct {
+	Proto Proto
+	Port  uint16
+}
+
+// TCPFlags matches TCP packets whose flags under Mask equal Flags.
+type TCPFlags struct{ Flags, Mask uint8 }
+
+// SAddrIn matches the source address against a named set (or its absence
+// from it, with Not).
+type SAddrIn struct {
+	Family Family
+	Set    string
+	Not    bool
+}
+
+// SAddrPrefix matches the source address against a network prefix.
+type SAddrPrefix struct{ Prefix netip.Prefix }
+
+// SetOp is what a rule does to a dynamic set with the packet's source address.
+type SetOp uint8
+
+// The dynset operations. Add leaves an existing element's timeout alone,
+// update restarts it, delete removes the element.
+const (
+	OpAdd SetOp = iota
+	OpUpdate
+	OpDelete
+)
+
+// String returns the nft keyword of op.
+func (op SetOp) String() string {
+	switch op {
+	case OpUpdate:
+		return "update"
+	case OpDelete:
+		return "delete"
+	}
+	return "add"
+}
+
+// SetSAddr adds, updates or deletes the packet's source address in a set.
+type SetSAddr struct {
+	Op     SetOp
+	Set    string
+	Family Family
+}
+
+// Log sends the packet to an NFLOG group with a prefix naming the event.
+type Log struct {
+	Prefix string
+	Group  uint16
+}
+
+// Verdict ends (or diverts) evaluation: accept, drop, return, jump or goto.
+type Verdict struct {
+	Kind  string
+	Chain string // for jump and goto
+}
+
+// Reject answers like a closed port: a TCP reset, or an ICMP(v6) port
+// unreachable for anything else.
+type Reject struct{ TCPReset bool }
+
+// Raw is a statement read back from the kernel that knockc did not write
+// (a hand edit). It renders as its text so a plan shows it as drift; it is
+// never sent to the kernel.
+type Raw struct{ Text string }
+
+func (CTState) stmt()     {}
+func (IIFName) stmt()     {}
+func (L4Proto) stmt()     {}
+func (DPort) stmt()       {}
+func (TCPFlags) stmt()    {}
+func (SAddrIn) stmt()     {}
+func (SAddrPrefix) stmt() {}
+func (SetSAddr) stmt()    {}
+func (Log) stmt()         {}
+func (Verdict) stmt()     {}
+func (Reject) stmt()      {}
+func (Raw) stmt()         {}
+
+func (s CTState) String() string { return "ct state " + strings.Join(s.States, ",") }
+
+func (s IIFName) String() string { return "iifname " + strconv.Quote(s.Name) }
+
+func (s L4Proto) String() string { return "meta l4proto " + s.Proto.String() }
+
+func (s DPort) String() string { return fmt.Sprintf("%s dport %d", s.Proto, s.Port) }
+
+func (s TCPFlags) String() string {
+	return "tcp flags " + FlagNames(s.Flags) + " / " + FlagNames(s.Mask)
+}
+
+func (s SAddrIn) String() string {
+	op := ""
+	if s.Not {
+		op = "!= "
+	}
+	return s.Family.saddr() + " " + op + "@" + s.Set
+}
+
+func (s SAddrPrefix) String() string {
+	p := s.Prefix.Masked()
+	f := IPv4
+	if p.Addr().Is6() {
+		f = IPv6
+	}
+	if p.IsSingleIP() {
+		return f.saddr() + " " + p.Addr().String()
+	}
+	return f.saddr() + " " + p.String()
+}
+
+func (s SetSAddr) String() string {
+	return fmt.Sprintf("%s @%s { %s }", s.Op, s.Set, s.Family.saddr())
+}
+
+func (s Log) String() string { return fmt.Sprintf("log prefix %q group %d", s.Prefix, s.Group) }
+
+func (s Verdict) String() string {
+	if s.Chain != "" {
+		return s.Kind + " " + s.Chain
+	}
+	return s.Kind
+}
+
+func (s Reject) String() string {
+	if s.TCPReset {
+		return "reject with tcp reset"
+	}
+	return "reject"
+}
+
+func (s Raw) String() string { return s.Text }
+
+// tcpFlagNames are the TCP flag bits in the order nft prints them.
+var tcpFlagNames = []string{"fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"}
+
+// FlagNames renders a TCP flag byte as nft does: "fin,syn,rst,ack".
+func FlagNames(b uint8) string {
+	var names []string
+	for i, n := range tcpFlagNames {
+		if b&(1<<i) != 0 {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// FlagBit returns the bit of a TCP flag name, and false for an unknown name.
+func FlagBit(name string) (uint8, bool) {
+	for i, n := range tcpFlagNames {
+		if n == name {
+			return 1 << i, true
+		}
+	}
+	return 0, false
+}
+
+// String renders the rule as nft prints it, comment last.
+func (r *Rule) String() string {
+	parts := make([]string, 0, len(r.Stmts)+1)
+	for _, s := range r.Stmts {
+		parts = append(parts, s.String())
+	}
+	if r.Comment != "" {
+		parts = append(parts, "comment "+strconv.Quote(r.Comment))
+	}
+	return strings.Join(parts, " ")
+}
