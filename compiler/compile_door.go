@@ -16,12 +16,10 @@ func (c *doorCompiler) outcomeSets() {
 	for _, f := range d.Families {
 		c.newSet(&ruleset.Set{
 			Name: GrantSet(d.Name, f), Family: f, Timeout: d.OpenFor, Size: uint32(d.MaxGrants),
-			Comment: fmt.Sprintf("door %s: granted sources", d.Name),
 		})
 		if d.Managed() {
 			c.newSet(&ruleset.Set{
 				Name: PendingSet(d.Name, f), Family: f, Timeout: d.StartTimeout, Size: uint32(d.MaxGrants),
-				Comment: fmt.Sprintf("door %s: knocked, service starting", d.Name),
 			})
 		}
 	}
@@ -61,16 +59,14 @@ func (c *doorCompiler) sequence(s Seq) *ruleset.Chain {
 		if window {
 			ss.win = c.newSet(&ruleset.Set{
 				Name: WindowSet(d.Name, s, f), Family: f, Timeout: d.SeqTimeout,
-				Size:    stepSetSize(d.FloodRate, d.SeqTimeout),
-				Comment: fmt.Sprintf("door %s: %s sequence in progress (seq_timeout)", d.Name, s),
+				Size: stepSetSize(d.FloodRate, d.SeqTimeout),
 			})
 		}
 		ss.step = make([]string, n)
 		for k := 1; k < n; k++ {
 			ss.step[k] = c.newSet(&ruleset.Set{
 				Name: StepSet(d.Name, s, k, f), Family: f, Timeout: d.StepTimeout,
-				Size:    stepSetSize(d.FloodRate, d.StepTimeout),
-				Comment: fmt.Sprintf("door %s: %s sequence, step %d of %d done", d.Name, s, k, n),
+				Size: stepSetSize(d.FloodRate, d.StepTimeout),
 			})
 		}
 		sets[f] = ss

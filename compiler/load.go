@@ -71,7 +71,7 @@ func (l *loader) load() *Spec {
 			doorsPos = &p
 			spec.Doors = l.loadDoors(f)
 		default:
-			l.errs.add(f.pos, "unknown key %q%s (allowed at the top: [table] and [door.NAME] sections)", f.key, suggest(f.key, []string{"table", "door"}))
+			l.unknownKey(f, "the top level", []string{"table", "door"})
 		}
 	}
 	if doorsPos == nil {
@@ -254,11 +254,11 @@ func (l *loader) elementPos(start Pos, elems []string) []Pos {
 		if best < 0 {
 			continue
 		}
-		abs := off + best
+		abs := off + best + 1 // the string's first character, as TOML reports strings
 		line := 1 + strings.Count(l.src[:abs], "\n")
 		col := abs - strings.LastIndex(l.src[:abs], "\n")
 		out[i] = Pos{File: l.file, Line: line, Col: col, Offset: abs}
-		off = abs + len(s) + 2
+		off = abs + len(s) + 1
 	}
 	return out
 }
@@ -336,6 +336,31 @@ func (l *loader) prefixes(f field) []netip.Prefix {
 		out = append(out, p)
 	}
 	return out
+}
+
+// keyPos returns where f's key was written: on the line of its value,
+// before it (the decoder only reports where values start).
+func (l *loader) keyPos(f field) Pos {
+	p := f.pos
+	if p.Offset <= 0 || p.Offset > len(l.src) {
+		return p
+	}
+	start := strings.LastIndex(l.src[:p.Offset], "\n") + 1
+	if i := strings.Index(l.src[start:p.Offset], f.name); i >= 0 {
+		p.Col = i + 1
+		p.Offset = start + i
+	}
+	return p
+}
+
+// unknownKey reports a key the section does not have, with the closest
+// known key or the list of allowed ones.
+func (l *loader) unknownKey(f field, where string, known []string) {
+	if s := suggest(f.name, known); s != "" {
+		l.errs.add(l.keyPos(f), "unknown key %q in %s%s", f.name, where, s)
+		return
+	}
+	l.errs.add(l.keyPos(f), "unknown key %q in %s (allowed: %s)", f.name, where, strings.Join(known, ", "))
 }
 
 // suggest returns ` (did you mean "x"?)` when key is a near miss of a known key.

@@ -140,7 +140,7 @@ func (l *loader) loadDoor(name string, df field) *Door {
 				d.MaxGrants = int(n)
 			}
 		default:
-			l.errs.add(f.pos, "unknown key %q in [door.%s]%s (allowed: %s)", f.name, df.name, suggest(f.name, doorKeys), strings.Join(doorKeys, ", "))
+			l.unknownKey(f, "[door."+df.name+"]", doorKeys)
 		}
 	}
 	if _, ok := d.pos["sequence"]; !ok {

@@ -64,7 +64,7 @@ func (l *loader) loadTable(t *TableSpec, tf field) {
 			}
 			t.Interfaces = names
 		default:
-			l.errs.add(f.pos, "unknown key %q in [table]%s (allowed: %s)", f.name, suggest(f.name, tableKeys), strings.Join(tableKeys, ", "))
+			l.unknownKey(f, "[table]", tableKeys)
 		}
 	}
 }

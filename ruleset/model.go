@@ -56,13 +56,14 @@ type Table struct {
 // Set is a dynamic set of source addresses whose elements expire: the
 // per-step progress of a knock sequence, the pending and the granted
 // knockers. Its definition (everything but Elements) is config; Elements
-// are state, filled only by reads from the kernel.
+// are state, filled only by reads from the kernel. Sets carry no comment:
+// google/nftables v0.3.0 does not read set comments back, so one would
+// look changed on every plan; the name says the door and role instead.
 type Set struct {
 	Name    string
 	Family  Family
 	Timeout time.Duration // default element timeout
-	Size    uint32        // most elements the kernel will hold
-	Comment string        // names the door and role for people reading nft output
+	Size    uint32        // most elements the kernel will hold; always set, or the kernel picks 65535
 
 	Elements []Element // read back from the kernel; never rendered or compared
 }
@@ -120,5 +121,5 @@ func (t *Table) Chain(name string) *Chain {
 // which loses its elements.
 func (s *Set) SameDefinition(o *Set) bool {
 	return s.Name == o.Name && s.Family == o.Family && s.Timeout == o.Timeout &&
-		s.Size == o.Size && s.Comment == o.Comment
+		s.Size == o.Size
 }

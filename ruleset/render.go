@@ -45,9 +45,6 @@ func (s *Set) Block(indent string) string {
 	if s.Timeout > 0 {
 		fmt.Fprintf(&b, "%stimeout %s\n", in, FormatDuration(s.Timeout))
 	}
-	if s.Comment != "" {
-		fmt.Fprintf(&b, "%scomment %s\n", in, strconv.Quote(s.Comment))
-	}
 	fmt.Fprintf(&b, "%s}\n", indent)
 	return b.String()
 }

@@ -1,0 +1,22 @@
+package main
+
+import (
+	"github.com/knockc/knockc/compiler"
+	"github.com/urfave/cli/v2"
+)
+
+func checkCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "validate a knock spec: prints nothing and exits 0 when it is valid, else every problem with file:line:col and exits 1",
+		ArgsUsage: "FILE",
+		Action: func(c *cli.Context) error {
+			spec, err := loadSpec(c, false)
+			if err != nil {
+				return err
+			}
+			compiler.Compile(spec)
+			return nil
+		},
+	}
+}

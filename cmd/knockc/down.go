@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/knockc/knockc/ruleset/nftkernel"
+	"github.com/urfave/cli/v2"
+)
+
+func downCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "down",
+		Usage:     "remove knockc's table in one batch (established sessions survive; protected ports fall back to the host's firewall)",
+		ArgsUsage: "[FILE]",
+		Flags:     []cli.Flag{netnsFlag, tableFlag},
+		Action: func(c *cli.Context) error {
+			name, err := tableName(c)
+			if err != nil {
+				return err
+			}
+			conn, err := nftkernel.Open(c.String("netns"))
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			have, err := conn.Read(name)
+			if err != nil {
+				return err
+			}
+			if have == nil {
+				fmt.Fprintf(c.App.Writer, "Table inet %s is not there; nothing to do.\n", name)
+				return nil
+			}
+			if err := conn.Delete(name); err != nil {
+				return cli.Exit(err.Error(), 1)
+			}
+			fmt.Fprintf(c.App.Writer, "Table inet %s removed.\n", name)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/ruleset"
+	"github.com/urfave/cli/v2"
+)
+
+func renderCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "render",
+		Usage:     "print the nftables ruleset a spec compiles to, in nft syntax (`nft -f` loads it); no root needed",
+		ArgsUsage: "[FILE]  (default: the built-in classic SSH door)",
+		Action: func(c *cli.Context) error {
+			spec, err := loadSpec(c, true)
+			if err != nil {
+				return err
+			}
+			t := compiler.Compile(spec)
+			fmt.Fprint(c.App.Writer, renderHeader(spec, t))
+			fmt.Fprint(c.App.Writer, ruleset.Render(t))
+			return nil
+		},
+	}
+}
+
+// renderHeader states, as nft comments, where the ruleset comes from and
+// the kernel memory its set sizes allow.
+func renderHeader(spec *compiler.Spec, t *ruleset.Table) string {
+	elems, bytes := t.MaxMemory()
+	return fmt.Sprintf("# knockc %s: ruleset for %s (%d %s)\n# %s\n",
+		version, spec.File, len(spec.Doors), plural(len(spec.Doors), "door", "doors"), memoryLine(len(t.Sets), elems, bytes))
+}
+
+// memoryLine says how much kernel memory the sets take when full.
+func memoryLine(sets int, elems, bytes uint64) string {
+	return fmt.Sprintf("%d sets hold at most %d elements: about %.1f MiB of kernel memory when all are full (%d B per element, estimated)",
+		sets, elems, float64(bytes)/(1<<20), ruleset.ElementBytes)
+}

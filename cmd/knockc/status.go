@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/ruleset/nftkernel"
+	"github.com/urfave/cli/v2"
+)
+
+var tableFlag = &cli.StringFlag{
+	Name:  "table",
+	Value: compiler.DefaultTableName,
+	Usage: "knockc's table name, when no spec file is given",
+}
+
+// tableName returns the table of the spec given as argument, or --table.
+func tableName(c *cli.Context) (string, error) {
+	if c.NArg() == 0 {
+		return c.String("table"), nil
+	}
+	spec, err := loadSpec(c, false)
+	if err != nil {
+		return "", err
+	}
+	return spec.Table.Name, nil
+}
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "show each door's knocks in progress and granted addresses with the time they have left",
+		ArgsUsage: "[FILE]",
+		Flags:     []cli.Flag{netnsFlag, jsonFlag, tableFlag},
+		Action: func(c *cli.Context) error {
+			name, err := tableName(c)
+			if err != nil {
+				return err
+			}
+			conn, err := nftkernel.Open(c.String("netns"))
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			t, err := conn.Read(name)
+			if err != nil {
+				return err
+			}
+			if t == nil {
+				return cli.Exit(fmt.Sprintf("table inet %s is not in the kernel: run knockc apply first", name), 1)
+			}
+			st := compiler.Status(t)
+			if c.Bool("json") {
+				return writeJSON(c.App.Writer, map[string]any{"table": name, "doors": st})
+			}
+			printStatus(c.App.Writer, name, st)
+			return nil
+		},
+	}
+}
+
+func printStatus(w io.Writer, table string, doors []compiler.DoorStatus) {
+	fmt.Fprintf(w, "table inet %s: %d %s\n", table, len(doors), plural(len(doors), "door", "doors"))
+	for _, d := range doors {
+		fmt.Fprintf(w, "\ndoor %s\n", d.Door)
+		busy := 0
+		for _, s := range d.InProgress {
+			if s.Sources > 0 {
+				fmt.Fprintf(w, "  %s sequence: %d %s past step %d\n", s.Seq, s.Sources, plural(s.Sources, "source", "sources"), s.Step)
+				busy++
+			}
+		}
+		if busy == 0 {
+			fmt.Fprintln(w, "  no knocks in progress")
+		}
+		for _, g := range d.Pending {
+			fmt.Fprintf(w, "  pending %-39s %s left to start the service\n", g.Addr, g.Left.Round(time.Second))
+		}
+		if len(d.Grants) == 0 {
+			fmt.Fprintln(w, "  no grants")
+		}
+		for _, g := range d.Grants {
+			fmt.Fprintf(w, "  granted %-39s %s left\n", g.Addr, g.Left.Round(time.Second))
+		}
+	}
+}

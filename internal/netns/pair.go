@@ -1,0 +1,234 @@
+package netns
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// maxLinks is how many links one server namespace can have: link n uses
+// the subnets 198.18.n.0/24 and fd00:6b6e:n::/64.
+const maxLinks = 255
+
+// readyTimeout bounds the wait for links and addresses to become usable.
+const readyTimeout = 5 * time.Second
+
+// Pair is a server namespace and a client namespace joined by one veth
+// pair, each end with an IPv4 and an IPv6 address usable at once.
+type Pair struct {
+	// Server and Client are the two namespaces.
+	Server, Client *NS
+	// ServerIf and ClientIf are the veth ends inside Server and Client.
+	ServerIf, ClientIf string
+	// ServerV4, ClientV4, ServerV6 and ClientV6 are the ends' addresses.
+	ServerV4, ClientV4, ServerV6, ClientV6 netip.Addr
+	// Primary is the first client, the same link as the fields above, for
+	// tests that treat every client alike.
+	Primary *Client
+
+	links atomic.Int32 // links made so far; the next one gets links+1
+}
+
+// Client is one client namespace joined to a Pair's server by its own veth
+// pair and subnets.
+type Client struct {
+	// NS is the client's namespace.
+	NS *NS
+	// If is the client's veth end, ServerIf the server's end of the link.
+	If, ServerIf string
+	// V4 and V6 are the client's addresses on the link.
+	V4, V6 netip.Addr
+	// ServerV4 and ServerV6 are the server's addresses on the link.
+	ServerV4, ServerV6 netip.Addr
+
+	server *NS
+	net4   netip.Prefix // the link's IPv4 subnet
+	net6   netip.Prefix // the link's IPv6 subnet
+}
+
+// NewPair creates a server and a client namespace joined by a veth pair
+// (198.18.1.1 and fd00:6b6e:1::1 on the server end, .2 and ::2 on the
+// client end), waits until both ends are up and their addresses usable,
+// and removes it all in t.Cleanup; it fails the test on error.
+func NewPair(t testing.TB) *Pair {
+	t.Helper()
+	p := &Pair{Server: New(t, "knsrv")}
+	c := p.AddClient(t)
+	p.Client, p.Primary = c.NS, c
+	p.ServerIf, p.ClientIf = c.ServerIf, c.If
+	p.ServerV4, p.ClientV4 = c.ServerV4, c.V4
+	p.ServerV6, p.ClientV6 = c.ServerV6, c.V6
+	return p
+}
+
+// AddClient creates one more client namespace and joins it to the server
+// through its own veth pair and subnets, so that its addresses differ from
+// every other client's; it fails the test on error, so call it from the
+// test's goroutine.
+func (p *Pair) AddClient(t testing.TB) *Client {
+	t.Helper()
+	n := int(p.links.Add(1))
+	if n > maxLinks {
+		t.Fatalf("netns: namespace %q: more than %d clients", p.Server.Name, maxLinks)
+	}
+	c := &Client{
+		NS:       New(t, "kncli"),
+		If:       fmt.Sprintf("c%s-%d", p.Server.id, n),
+		ServerIf: fmt.Sprintf("s%s-%d", p.Server.id, n),
+		server:   p.Server,
+		net4:     netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(n), 0}), 24),
+		net6:     netip.PrefixFrom(netip.AddrFrom16([16]byte{0xfd, 0, 0x6b, 0x6e, 0, byte(n)}), 64),
+	}
+	c.ServerV4, c.V4 = hostAddr(c.net4, 1), hostAddr(c.net4, 2)
+	c.ServerV6, c.V6 = hostAddr(c.net6, 1), hostAddr(c.net6, 2)
+	if err := c.link(); err != nil {
+		t.Fatalf("netns: %v", err)
+	}
+	return c
+}
+
+// hostAddr returns the address numbered host (below 256) in prefix.
+func hostAddr(prefix netip.Prefix, host byte) netip.Addr {
+	a := prefix.Masked().Addr().AsSlice()
+	a[len(a)-1] = host
+	addr, _ := netip.AddrFromSlice(a)
+	return addr
+}
+
+// link creates the veth pair inside the server namespace with its peer
+// placed straight into the client namespace, so that no end ever shows in
+// the host's namespace, addresses both ends and waits until they are usable.
+func (c *Client) link() error {
+	server := []string{
+		fmt.Sprintf("link add %s type veth peer name %s netns %s", c.ServerIf, c.If, c.NS.Name),
+		fmt.Sprintf("addr add %s dev %s", netip.PrefixFrom(c.ServerV4, c.net4.Bits()), c.ServerIf),
+		fmt.Sprintf("addr add %s dev %s nodad", netip.PrefixFrom(c.ServerV6, c.net6.Bits()), c.ServerIf),
+		fmt.Sprintf("link set %s up", c.ServerIf),
+	}
+	if err := ipBatch(c.server, server); err != nil {
+		return err
+	}
+	client := []string{
+		fmt.Sprintf("addr add %s dev %s", netip.PrefixFrom(c.V4, c.net4.Bits()), c.If),
+		fmt.Sprintf("addr add %s dev %s nodad", netip.PrefixFrom(c.V6, c.net6.Bits()), c.If),
+		fmt.Sprintf("link set %s up", c.If),
+	}
+	if err := ipBatch(c.NS, client); err != nil {
+		return err
+	}
+	if err := waitReady(c.server, c.ServerIf, c.ServerV4, c.ServerV6); err != nil {
+		return err
+	}
+	return waitReady(c.NS, c.If, c.V4, c.V6)
+}
+
+// AddAddr adds prefix's address to the client's end of the link as an
+// extra source address; when it lies outside the link's subnets, the server
+// gets a route to prefix through the link. It waits until the address is
+// usable and fails the test on error.
+func (c *Client) AddAddr(t testing.TB, prefix netip.Prefix) {
+	t.Helper()
+	prefix = netip.PrefixFrom(prefix.Addr().Unmap(), prefix.Bits())
+	if !prefix.IsValid() {
+		t.Fatalf("netns: namespace %q: add address: invalid prefix %q", c.NS.Name, prefix)
+	}
+	line := fmt.Sprintf("addr add %s dev %s", prefix, c.If)
+	if prefix.Addr().Is6() {
+		line += " nodad"
+	}
+	if err := ipBatch(c.NS, []string{line}); err != nil {
+		t.Fatalf("netns: %v", err)
+	}
+	if !c.net4.Contains(prefix.Addr()) && !c.net6.Contains(prefix.Addr()) {
+		route := fmt.Sprintf("route add %s dev %s", prefix.Masked(), c.ServerIf)
+		if err := ipBatch(c.server, []string{route}); err != nil {
+			t.Fatalf("netns: %v", err)
+		}
+	}
+	if err := waitReady(c.NS, c.If, prefix.Addr()); err != nil {
+		t.Fatalf("netns: %v", err)
+	}
+}
+
+// ipBatch runs lines as one `ip -n NS -batch -` inside n.
+func ipBatch(n *NS, lines []string) error {
+	cmd := exec.Command("ip", "-n", n.Name, "-batch", "-")
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("namespace %q: ip batch %q: %w: %s", n.Name, lines, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// ipLink is the part of `ip -j addr show` that readiness depends on.
+type ipLink struct {
+	OperState string `json:"operstate"`
+	AddrInfo  []struct {
+		Local     string `json:"local"`
+		Tentative bool   `json:"tentative"`
+		DADFailed bool   `json:"dadfailed"`
+	} `json:"addr_info"`
+}
+
+// waitReady polls until dev inside n is operationally up and holds every
+// address in want, none of them tentative, and fails after readyTimeout.
+func waitReady(n *NS, dev string, want ...netip.Addr) error {
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		state, err := linkState(n, dev, want)
+		if err != nil {
+			return err
+		}
+		if state == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("namespace %q: link %q not ready after %v: %s", n.Name, dev, readyTimeout, state)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// linkState returns why dev is not ready yet, or "" once it is.
+func linkState(n *NS, dev string, want []netip.Addr) (string, error) {
+	out, err := exec.Command("ip", "-n", n.Name, "-j", "addr", "show", "dev", dev).Output()
+	if err != nil {
+		return "", fmt.Errorf("namespace %q: show link %q: %w", n.Name, dev, err)
+	}
+	var links []ipLink
+	if err := json.Unmarshal(out, &links); err != nil {
+		return "", fmt.Errorf("namespace %q: show link %q: %w", n.Name, dev, err)
+	}
+	if len(links) != 1 {
+		return "", fmt.Errorf("namespace %q: show link %q: %d links", n.Name, dev, len(links))
+	}
+	l := links[0]
+	if l.OperState != "UP" {
+		return "operstate " + l.OperState, nil
+	}
+	for _, addr := range want {
+		found := false
+		for _, ai := range l.AddrInfo {
+			a, err := netip.ParseAddr(ai.Local)
+			if err != nil || a != addr {
+				continue
+			}
+			if ai.DADFailed {
+				return "", fmt.Errorf("namespace %q: link %q: address %s failed duplicate address detection", n.Name, dev, addr)
+			}
+			if ai.Tentative {
+				return "address " + addr.String() + " tentative", nil
+			}
+			found = true
+		}
+		if !found {
+			return "", fmt.Errorf("namespace %q: link %q: address %s missing", n.Name, dev, addr)
+		}
+	}
+	return "", nil
+}
