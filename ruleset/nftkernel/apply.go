@@ -2,6 +2,7 @@ package nftkernel
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/knockc/knockc/ruleset"
@@ -12,29 +13,53 @@ import (
 // set whose definition is unchanged is left alone, so its elements (knocks
 // in progress, live grants) survive; a changed set is deleted and created
 // again in the same batch. When Diff(want, have) is empty nothing is sent.
-// If the kernel rejects the batch it changes nothing, and the error says
-// which object it refused.
+// If the kernel rejects the batch it changes nothing, and the error names
+// the first object it refused (see diagnose).
 func (c *Conn) Apply(want, have *ruleset.Table) error {
 	if ruleset.Diff(want, have).Empty() {
 		return nil
 	}
-	b := &batch{tbl: TableObj(want)}
-	c.nft.AddTable(b.tbl)
+	ops, err := planOps(want, have)
+	if err != nil {
+		return fmt.Errorf("apply table %q: %w", want.Name, err)
+	}
+	for _, o := range ops {
+		o.do(c.nft)
+	}
+	if err := c.nft.Flush(); err != nil {
+		return fmt.Errorf("apply table %q: kernel rejected the batch, nothing changed: %s: %w", want.Name, c.diagnose(ops), err)
+	}
+	return nil
+}
+
+// op is one message of an apply batch, labelled for error messages.
+type op struct {
+	label string
+	do    func(*nftables.Conn)
+}
+
+// planOps lists the batch that takes the kernel from have to want, in the
+// order nft itself uses: flush the chains that hold references, delete
+// what goes away or changes shape, then add sets, chains and, last, rules.
+func planOps(want, have *ruleset.Table) ([]op, error) {
+	tbl := TableObj(want)
+	ops := []op{{"table " + want.Name, func(n *nftables.Conn) { n.AddTable(tbl) }}}
+	add := func(label string, do func(*nftables.Conn)) { ops = append(ops, op{label, do}) }
 	if have != nil {
-		// Flush first: rules hold references to chains and sets that the
-		// rest of the batch may delete.
 		for _, h := range have.Chains {
-			c.nft.FlushChain(&nftables.Chain{Name: h.Name, Table: b.tbl})
+			ch := &nftables.Chain{Name: h.Name, Table: tbl}
+			add(fmt.Sprintf("flush chain %q", h.Name), func(n *nftables.Conn) { n.FlushChain(ch) })
 		}
 		for _, h := range have.Chains {
-			w := want.Chain(h.Name)
-			if w == nil || !sameHook(w.Hook, h.Hook) {
-				c.nft.DelChain(&nftables.Chain{Name: h.Name, Table: b.tbl})
+			if w := want.Chain(h.Name); w == nil || !sameHook(w.Hook, h.Hook) {
+				ch := &nftables.Chain{Name: h.Name, Table: tbl}
+				add(fmt.Sprintf("delete chain %q", h.Name), func(n *nftables.Conn) { n.DelChain(ch) })
 			}
 		}
 		for _, h := range have.Sets {
 			if w := want.Set(h.Name); w == nil || !w.SameDefinition(h) {
-				c.nft.DelSet(&nftables.Set{Name: h.Name, Table: b.tbl})
+				s := &nftables.Set{Name: h.Name, Table: tbl}
+				add(fmt.Sprintf("delete set %q", h.Name), func(n *nftables.Conn) { n.DelSet(s) })
 			}
 		}
 	}
@@ -44,33 +69,34 @@ func (c *Conn) Apply(want, have *ruleset.Table) error {
 				continue
 			}
 		}
-		if err := c.nft.AddSet(SetObj(b.tbl, w), nil); err != nil {
-			return fmt.Errorf("apply table %q: set %q: %w", want.Name, w.Name, err)
-		}
-		b.note("set " + w.Name)
+		s := SetObj(tbl, w)
+		add(fmt.Sprintf("set %q", w.Name), func(n *nftables.Conn) {
+			// AddSet fails only for constant or interval sets with bad
+			// elements; knockc's sets have neither.
+			_ = n.AddSet(s, nil)
+		})
 	}
 	chains := map[string]*nftables.Chain{}
 	for _, w := range want.Chains {
-		ch, err := ChainObj(b.tbl, w)
+		ch, err := ChainObj(tbl, w)
 		if err != nil {
-			return fmt.Errorf("apply table %q: %w", want.Name, err)
+			return nil, err
 		}
-		chains[w.Name] = c.nft.AddChain(ch)
-		b.note("chain " + w.Name)
+		chains[w.Name] = ch
+		add(fmt.Sprintf("chain %q", w.Name), func(n *nftables.Conn) { n.AddChain(ch) })
 	}
 	for _, w := range want.Chains {
-		for _, r := range w.Rules {
+		for i, r := range w.Rules {
 			exprs, err := RuleExprs(r)
 			if err != nil {
-				return fmt.Errorf("apply table %q: chain %q: %w", want.Name, w.Name, err)
+				return nil, fmt.Errorf("chain %q: %w", w.Name, err)
 			}
-			c.nft.AddRule(&nftables.Rule{Table: b.tbl, Chain: chains[w.Name], Exprs: exprs, UserData: RuleUserData(r.Comment)})
+			rule := &nftables.Rule{Table: tbl, Chain: chains[w.Name], Exprs: exprs, UserData: RuleUserData(r.Comment)}
+			label := fmt.Sprintf("chain %q rule %d %q", w.Name, i+1, r.String())
+			add(label, func(n *nftables.Conn) { n.AddRule(rule) })
 		}
 	}
-	if err := c.nft.Flush(); err != nil {
-		return fmt.Errorf("apply table %q: kernel rejected the batch, nothing changed: %w", want.Name, err)
-	}
-	return nil
+	return ops, nil
 }
 
 // Delete removes knockc's table in one batch; it is not an error when the
@@ -84,13 +110,65 @@ func (c *Conn) Delete(table string) error {
 	return nil
 }
 
-// batch tracks what one apply sends, for error messages.
-type batch struct {
-	tbl  *nftables.Table
-	objs []string
+// sentinelTable never exists; deleting it makes a probe batch fail for
+// sure, so the kernel checks the batch and then throws it away.
+const sentinelTable = "knockc_probe_no_such_table"
+
+// diagnose finds the first operation of a rejected batch: it replays
+// prefixes of ops, each followed by a message that is sure to fail so the
+// kernel validates the prefix and aborts it, and bisects on whether the
+// prefix alone already draws an error. It costs about log2(len(ops))
+// aborted batches and is only run after a failure.
+func (c *Conn) diagnose(ops []op) string {
+	fails := func(n int) bool {
+		nft, err := nftables.New(c.connOpts()...)
+		if err != nil {
+			return false
+		}
+		for _, o := range ops[:n] {
+			o.do(nft)
+		}
+		nft.DelTable(&nftables.Table{Name: sentinelTable, Family: nftables.TableFamilyINet})
+		return errorCount(nft.Flush()) > 1
+	}
+	if !fails(len(ops)) {
+		return "the failing object could not be found"
+	}
+	lo, hi := 0, len(ops) // fails(hi) holds, fails(lo) does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return "at " + ops[hi-1].label
 }
 
-func (b *batch) note(obj string) { b.objs = append(b.objs, obj) }
+// errorCount returns how many errors err joins.
+func errorCount(err error) int {
+	if err == nil {
+		return 0
+	}
+	n := 0
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		if w, ok := e.(interface{ Unwrap() error }); ok && w.Unwrap() != nil && strings.HasPrefix(e.Error(), "conn.Receive") {
+			walk(w.Unwrap())
+			return
+		}
+		n++
+	}
+	walk(err)
+	return n
+}
 
 func sameHook(a, b *ruleset.Hook) bool {
 	if a == nil || b == nil {

@@ -17,7 +17,11 @@ type Conn struct {
 	nft  *nftables.Conn
 	ns   *os.File // the namespace's file, nil for the caller's own namespace
 	path string
+	opts []nftables.ConnOption
 }
+
+// connOpts returns the options for one more connection to the same namespace.
+func (c *Conn) connOpts() []nftables.ConnOption { return c.opts }
 
 // Open connects to nf_tables in the network namespace at netns: a path
 // such as /proc/PID/ns/net or /run/netns/NAME, a bare name under
@@ -38,6 +42,7 @@ func Open(netns string) (*Conn, error) {
 		c.ns, c.path = f, path
 		opts = append(opts, nftables.WithNetNSFd(int(f.Fd())))
 	}
+	c.opts = opts
 	nft, err := nftables.New(opts...)
 	if err != nil {
 		c.Close()
