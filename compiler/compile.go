@@ -18,6 +18,7 @@ func Compile(spec *Spec) *ruleset.Table {
 	t.Chains = append(t.Chains, input, doors)
 
 	var gates []*ruleset.Chain
+	var gateJumps []*ruleset.Rule
 	for _, d := range spec.Doors {
 		c := &doorCompiler{door: d, table: spec.Table, t: t}
 		c.outcomeSets()
@@ -28,9 +29,10 @@ func Compile(spec *Spec) *ruleset.Table {
 			}
 		}
 		gate := c.gate()
-		doors.Rules = append(doors.Rules, rule(fmt.Sprintf("door=%s role=gate", d.Name), ruleset.Verdict{Kind: "jump", Chain: gate.Name}))
+		gateJumps = append(gateJumps, rule(fmt.Sprintf("door=%s role=gate", d.Name), ruleset.Verdict{Kind: "jump", Chain: gate.Name}))
 		gates = append(gates, gate)
 	}
+	doors.Rules = append(doors.Rules, gateJumps...)
 	t.Chains = append(t.Chains, gates...)
 	return t
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-	"github.com/knockc/knockc/ruleset"
 )
 
 // Load reads and validates the spec at path. The error lists every problem
@@ -94,6 +93,13 @@ func (l *loader) syntaxError(err error) {
 }
 
 func (l *loader) posOf(p toml.Position) Pos {
+	// BurntSushi/toml's Col is counted on the previous line when Start is
+	// the first byte of a line, and its Line can disagree with Start; Start
+	// itself is right, so line and column are derived from it.
+	if p.Start >= 0 && p.Start <= len(l.src) {
+		before := l.src[:p.Start]
+		return Pos{File: l.file, Line: 1 + strings.Count(before, "\n"), Col: p.Start - strings.LastIndex(before, "\n"), Offset: p.Start}
+	}
 	line, col := p.Line, p.Col
 	if line < 1 {
 		line = 1
@@ -141,6 +147,12 @@ func (l *loader) fields(prefix string, m map[string]toml.Primitive) []field {
 // table decodes f as a TOML table; it reports and returns false otherwise.
 func (l *loader) table(f field, what string) (map[string]toml.Primitive, bool) {
 	var m map[string]toml.Primitive
+	// PrimitiveDecode into a map succeeds, leaving it empty, for any value
+	// that is not a table (BurntSushi/toml v1.6.0), so check the type first.
+	if _, isTable := l.raw(f).(map[string]any); !isTable {
+		l.errs.add(f.pos, "%s must be a table (%s), not %s", f.key, what, l.typeName(f))
+		return nil, false
+	}
 	if err := l.md.PrimitiveDecode(f.prim, &m); err != nil {
 		l.errs.add(f.pos, "%s must be a table (%s), not %s", f.key, what, l.typeName(f))
 		return nil, false
@@ -168,6 +180,8 @@ func (l *loader) typeName(f field) string {
 		return "a boolean"
 	case []any:
 		return "an array"
+	case []map[string]any:
+		return "an array of tables"
 	case map[string]any:
 		return "a table"
 	}
@@ -303,10 +317,23 @@ func (l *loader) duration(f field, min, max Duration) (Duration, bool) {
 		return 0, false
 	}
 	if d < min || d > max {
-		l.errs.add(f.pos, "%s = %q is out of range (allowed %s to %s)", f.key, ruleset.FormatDuration(durationOf(d)), ruleset.FormatDuration(durationOf(min)), ruleset.FormatDuration(durationOf(max)))
+		s, _ := l.raw(f).(string)
+		l.errs.add(f.pos, "%s = %q is out of range (allowed %s to %s)", f.key, s, shortDuration(min), shortDuration(max))
 		return 0, false
 	}
 	return d, true
+}
+
+// shortDuration writes d as a Go duration without zero tails: "1h", not "1h0m0s".
+func shortDuration(d Duration) string {
+	s := durationOf(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (l *loader) prefixes(f field) []netip.Prefix {
@@ -321,6 +348,10 @@ func (l *loader) prefixes(f field) []netip.Prefix {
 			a, aerr := netip.ParseAddr(s)
 			if aerr != nil {
 				l.errs.add(pos[i], "%s[%d]: %q is not an address or CIDR prefix (write e.g. \"203.0.113.0/24\" or \"2001:db8::/32\")", f.key, i, s)
+				continue
+			}
+			if a.Zone() != "" {
+				l.errs.add(pos[i], "%s[%d]: %q: write IPv4 addresses as a.b.c.d and leave out zones", f.key, i, s)
 				continue
 			}
 			p = netip.PrefixFrom(a, a.BitLen())

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/knockc/knockc/ruleset"
 )
@@ -53,8 +54,12 @@ func LogPrefix(door string, s Seq) string { return "knockc " + string(s) + " " +
 // ParseLogPrefix returns the door and sequence named by an NFLOG prefix,
 // and false when the prefix is not knockc's.
 func ParseLogPrefix(p string) (door string, s Seq, ok bool) {
-	var kind string
-	if n, err := fmt.Sscanf(p, "knockc %s %s", &kind, &door); err != nil || n != 2 {
+	rest, ok := strings.CutPrefix(p, "knockc ")
+	if !ok {
+		return "", "", false
+	}
+	kind, door, ok := strings.Cut(rest, " ")
+	if !ok || !doorNameRE.MatchString(door) {
 		return "", "", false
 	}
 	switch Seq(kind) {

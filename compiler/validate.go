@@ -36,8 +36,8 @@ func validateDoor(d *Door, errs *errorList) {
 		errs.add(d.at(key), "door %q: start_command and stop_command go together (the monitor stops what it started)", d.Name)
 	}
 	if len(d.CloseSequence) > 0 && len(d.Sequence) > 0 {
-		if isPrefix(d.Sequence, d.CloseSequence) || isPrefix(d.CloseSequence, d.Sequence) {
-			errs.add(d.at("close_sequence"), "door %q: close_sequence %s and sequence %s must differ, and neither may start with the other", d.Name, steps(d.CloseSequence), steps(d.Sequence))
+		if completes(d.Sequence, d.CloseSequence, d.Strict) || completes(d.CloseSequence, d.Sequence, d.Strict) {
+			errs.add(d.at("close_sequence"), "door %q: close_sequence %s and sequence %s must differ, and knocking one may not complete the other on the way", d.Name, steps(d.CloseSequence), steps(d.Sequence))
 		}
 	}
 	for _, p := range d.Protect {
@@ -118,24 +118,52 @@ func validateAcrossDoors(doors []*Door, errs *errorList) {
 			if a.door == b.door || len(a.seq) == 0 || len(b.seq) == 0 {
 				continue
 			}
-			if isPrefix(a.seq, b.seq) || isPrefix(b.seq, a.seq) {
+			if completes(a.seq, b.seq, b.door.Strict) || completes(b.seq, a.seq, a.door.Strict) {
 				errs.add(b.door.at(b.key), "door %q: %s %s overlaps door %q's %s %s: knocking one would complete the other on the way", b.door.Name, b.key, steps(b.seq), a.door.Name, a.key, steps(a.seq))
 			}
 		}
 	}
 }
 
-// isPrefix reports whether p is a prefix of (or equal to) s.
-func isPrefix(p, s []Step) bool {
-	if len(p) > len(s) {
+// completes reports whether knocking seq, one packet per step, would also
+// complete other, a sequence of a door that is strict or not, on the way.
+// It follows other's rules as compiled (last step first, each advance
+// returns; strict: a repeat keeps progress, any other knock of one of its
+// protocols resets it; step 1 (re)starts it), with the same tcp_flags.
+func completes(seq, other []Step, strict bool) bool {
+	n, done := len(other), 0
+	if n == 0 {
 		return false
 	}
-	for i := range p {
-		if p[i] != s[i] {
-			return false
+	for _, s := range seq {
+		switch {
+		case done > 0 && s == other[done]:
+			done++
+		case strict && done > 0 && s == other[done-1]:
+			// a repeat of the last knock keeps the progress
+		default:
+			if strict && hasProto(other, s.Proto) {
+				done = 0
+			}
+			if s == other[0] {
+				done = 1
+			}
+		}
+		if done == n {
+			return true
 		}
 	}
-	return true
+	return false
+}
+
+// hasProto reports whether any step uses protocol p.
+func hasProto(steps []Step, p ruleset.Proto) bool {
+	for _, s := range steps {
+		if s.Proto == p {
+			return true
+		}
+	}
+	return false
 }
 
 func steps(s []Step) string {
