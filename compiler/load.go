@@ -76,9 +76,9 @@ func (l *loader) load() *Spec {
 	if doorsPos == nil {
 		l.errs.add(Pos{File: l.file, Line: 1, Col: 1}, "no doors: add at least one [door.NAME] section")
 	}
-	if len(l.errs) == 0 {
-		validate(spec, &l.errs)
-	}
+	// Relations between keys are checked even when some keys were bad, so
+	// one run reports every problem; validate only looks at what loaded.
+	validate(spec, &l.errs)
 	return spec
 }
 

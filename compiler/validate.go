@@ -28,9 +28,13 @@ func validateDoor(d *Door, errs *errorList) {
 	if d.Service != "" && (len(d.StartCommand) > 0 || len(d.StopCommand) > 0) {
 		errs.add(d.at("service"), "door %q: set either service or start_command/stop_command, not both", d.Name)
 	}
-	if (len(d.StartCommand) > 0) != (len(d.StopCommand) > 0) {
+	// Whether each key was written, not whether it loaded: a bad
+	// start_command is reported once, by the loader.
+	_, hasStart := d.pos["start_command"]
+	_, hasStop := d.pos["stop_command"]
+	if hasStart != hasStop {
 		key := "start_command"
-		if len(d.StopCommand) > 0 {
+		if hasStop {
 			key = "stop_command"
 		}
 		errs.add(d.at(key), "door %q: start_command and stop_command go together (the monitor stops what it started)", d.Name)
@@ -83,7 +87,9 @@ func validateAcrossDoors(doors []*Door, errs *errorList) {
 	protectedBy := map[Step]*Door{}
 	for _, d := range doors {
 		for _, p := range d.Protect {
-			if o := protectedBy[p]; o != nil {
+			if o := protectedBy[p]; o == d {
+				continue // listed twice in one door: the loader says so
+			} else if o != nil {
 				errs.add(d.at("protect"), "door %q: %s is already protected by door %q (%s); a port may have only one door", d.Name, p, o.Name, o.at("protect"))
 				continue
 			}
