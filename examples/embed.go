@@ -4,7 +4,7 @@ import "embed"
 
 // FS holds every example spec (*.toml) at its top level, by file name.
 //
-//go:embed *.toml
+//go:embed *.toml *.service
 var FS embed.FS
 
 // Default is the example the CLI renders when it is given no spec file:

@@ -1,0 +1,39 @@
+package examples
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The monitor's systemd unit must be one systemd accepts. The binary path
+// is pointed at /bin/true, since knockc is not installed where the unit
+// expects it.
+func TestMonitorUnitVerifies(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("systemd-analyze is missing (Debian package systemd)")
+		}
+		t.Skip("systemd-analyze is missing")
+	}
+	unit, err := FS.ReadFile("knockc-monitor.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "knockc-monitor.service")
+	text := strings.ReplaceAll(string(unit), "/usr/local/bin/knockc", "/bin/true")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("systemd-analyze", "verify", "--man=no", path).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Fatalf("systemd-analyze verify = %v:\n%s", err, out)
+	}
+	for _, want := range []string{"Type=notify", "NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=CAP_NET_ADMIN"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("unit lacks %q", want)
+		}
+	}
+}
