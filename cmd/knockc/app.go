@@ -48,6 +48,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			applyCommand(),
 			statusCommand(),
 			downCommand(),
+			knockCommand(),
+			importCommand(),
+			demoCommand(),
 		},
 	}
 }

@@ -1,4 +1,5 @@
-// Package netns is a test harness for kernel tests that need real packets:
+// Package netns is a harness for kernel tests that need real packets (and
+// for knockc demo, through Create, Link and Remove):
 // it creates throwaway network namespaces, joins them with veth pairs and
 // sends TCP, UDP and hand-made TCP segments between them.
 //

@@ -56,6 +56,23 @@ func New(t testing.TB, prefix string) *NS {
 	return n
 }
 
+// Create is New for use outside tests (knockc demo): it returns the
+// namespace ready to use, and the caller must Remove it. It fails when the
+// namespace cannot be made; nothing is left behind then.
+func Create(prefix string) (*NS, error) {
+	n, err := create(prefix)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.setup(); err != nil {
+		return nil, errors.Join(err, n.remove())
+	}
+	return n, nil
+}
+
+// Remove kills what still runs inside n and deletes it, as New's cleanup does.
+func (n *NS) Remove() error { return n.remove() }
+
 // create adds a namespace with a fresh name, retrying on a name clash.
 func create(prefix string) (*NS, error) {
 	prefix = cleanPrefix(prefix)

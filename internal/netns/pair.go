@@ -76,19 +76,35 @@ func (p *Pair) AddClient(t testing.TB) *Client {
 	if n > maxLinks {
 		t.Fatalf("netns: namespace %q: more than %d clients", p.Server.Name, maxLinks)
 	}
+	c := newClient(New(t, "kncli"), p.Server, n)
+	if err := c.link(); err != nil {
+		t.Fatalf("netns: %v", err)
+	}
+	return c
+}
+
+// Link is AddClient for use outside tests (knockc demo): it joins client to
+// server as link number n (1 to 254, unique per server) and waits until
+// both ends are usable. The caller removes both namespaces.
+func Link(server, client *NS, n int) (*Client, error) {
+	if n < 1 || n > maxLinks {
+		return nil, fmt.Errorf("link namespace %q: link number %d out of range 1-%d", server.Name, n, maxLinks)
+	}
+	c := newClient(client, server, n)
+	return c, c.link()
+}
+
+func newClient(ns, server *NS, n int) *Client {
 	c := &Client{
-		NS:       New(t, "kncli"),
-		If:       fmt.Sprintf("c%s-%d", p.Server.id, n),
-		ServerIf: fmt.Sprintf("s%s-%d", p.Server.id, n),
-		server:   p.Server,
+		NS:       ns,
+		If:       fmt.Sprintf("c%s-%d", server.id, n),
+		ServerIf: fmt.Sprintf("s%s-%d", server.id, n),
+		server:   server,
 		net4:     netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18, byte(n), 0}), 24),
 		net6:     netip.PrefixFrom(netip.AddrFrom16([16]byte{0xfd, 0, 0x6b, 0x6e, 0, byte(n)}), 64),
 	}
 	c.ServerV4, c.V4 = hostAddr(c.net4, 1), hostAddr(c.net4, 2)
 	c.ServerV6, c.V6 = hostAddr(c.net6, 1), hostAddr(c.net6, 2)
-	if err := c.link(); err != nil {
-		t.Fatalf("netns: %v", err)
-	}
 	return c
 }
 
