@@ -1,0 +1,87 @@
+package knock
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// sendSYN sends exactly one TCP SYN to addr:port: a non-blocking connect on
+// a fresh socket, closed at once with SO_LINGER 0. A socket closed in
+// SYN-SENT is dropped without a reset and long before the first
+// retransmission (1 s), so nothing but the SYN leaves this host.
+func sendSYN(addr netip.Addr, port uint16) error {
+	sa, err := sockaddr(addr, port)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Socket(domain(addr), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return fmt.Errorf("tcp socket: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
+		return fmt.Errorf("set SO_LINGER: %w", err)
+	}
+	// The SYN is handed to the device inside connect; EINPROGRESS says so.
+	// A listener on the port may even have answered already (connect then
+	// returns 0 on a loopback-like link): the linger-0 close resets that.
+	if err := unix.Connect(fd, sa); err != nil && !errors.Is(err, unix.EINPROGRESS) {
+		return fmt.Errorf("connect: %w", err)
+	}
+	return nil
+}
+
+// sendUDP sends one datagram holding Payload to addr:port.
+func sendUDP(addr netip.Addr, port uint16) error {
+	sa, err := sockaddr(addr, port)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Socket(domain(addr), unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return fmt.Errorf("udp socket: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Sendto(fd, []byte(Payload), 0, sa); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	return nil
+}
+
+// domain returns the socket domain of addr.
+func domain(addr netip.Addr) int {
+	if addr.Is4() {
+		return unix.AF_INET
+	}
+	return unix.AF_INET6
+}
+
+// sockaddr turns addr and port into a socket address; an IPv6 zone may be
+// an interface name or index. It fails on an invalid address or an unknown
+// zone.
+func sockaddr(addr netip.Addr, port uint16) (unix.Sockaddr, error) {
+	switch {
+	case !addr.IsValid():
+		return nil, errors.New("no address")
+	case addr.Is4():
+		return &unix.SockaddrInet4{Addr: addr.As4(), Port: int(port)}, nil
+	}
+	sa := &unix.SockaddrInet6{Addr: addr.As16(), Port: int(port)}
+	if zone := addr.Zone(); zone != "" {
+		if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+			sa.ZoneId = uint32(n)
+		} else {
+			ifi, err := net.InterfaceByName(zone)
+			if err != nil {
+				return nil, fmt.Errorf("zone %q: %w", zone, err)
+			}
+			sa.ZoneId = uint32(ifi.Index)
+		}
+	}
+	return sa, nil
+}

@@ -1,0 +1,129 @@
+package knockdconf
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/knockc/knockc/compiler"
+)
+
+// specOut is the translated spec: the [table] and the doors in the order
+// of their sections.
+type specOut struct {
+	file  string
+	table *tableOut
+	doors []*doorOut
+}
+
+// tableOut is what [options] gives the [table].
+type tableOut struct {
+	iface    *directive // Interface = eth0
+	ifaceBad bool       // knockc refused its value
+}
+
+// validate loads the spec with every door in turn added to the doors
+// already accepted; a door knockc refuses is written out commented and
+// its problems reported. It first checks [table] the same way.
+func (s *specOut) validate(w *warner) {
+	if s.table.iface != nil {
+		probe := s.table.render() + "\n[door.probe]\nsequence = [\"1\"]\nprotect = [\"2/tcp\"]\n"
+		if _, err := compiler.Parse(s.file, []byte(probe)); err != nil {
+			s.table.ifaceBad = true
+			w.add(s.table.iface.Line, "Interface = %s: knockc refuses it (%s): fix interfaces in [table] (written out commented)", s.table.iface.Value, messages(err))
+		}
+	}
+	var accepted strings.Builder
+	accepted.WriteString(s.table.render())
+	for _, d := range s.doors {
+		if !d.live() {
+			continue
+		}
+		text := d.render()
+		if _, err := compiler.Parse(s.file, []byte(accepted.String()+text)); err != nil {
+			d.missing = append(d.missing, "a fix for what knockc refuses")
+			w.add(d.line, "[%s] knockc refuses the door it translates to: %s: fix that in door %q (written out commented)", d.section, messages(err), d.name)
+			continue
+		}
+		accepted.WriteString(text)
+	}
+}
+
+// messages joins the problems of a spec error without their positions,
+// which point into the translation rather than into knockd.conf.
+func messages(err error) string {
+	errs := compiler.Errors(err)
+	if len(errs) == 0 {
+		return err.Error()
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Msg
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// render writes the whole spec.
+func (s *specOut) render() []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# knock.toml translated from %s by `knockc import`.\n", s.file)
+	b.WriteString("# Check it with `knockc check FILE`; `knockc render FILE` shows the nftables\n")
+	b.WriteString("# ruleset. What could not be translated was reported line by line on stderr;\n")
+	b.WriteString("# a door that could not be completed is written out commented, to be finished.\n\n")
+	b.WriteString(s.table.render())
+	for _, d := range s.doors {
+		b.WriteString(d.render())
+	}
+	return []byte(b.String())
+}
+
+// render writes [table]: the interface knockd listened on, or a note.
+func (t *tableOut) render() string {
+	var b strings.Builder
+	b.WriteString("[table]\n")
+	switch {
+	case t.iface == nil:
+		b.WriteString("# knockd listened on one interface (eth0, unless started with -i); knockc\n")
+		b.WriteString("# counts knocks arriving on every interface but lo. To keep to one, write\n")
+		b.WriteString("# interfaces = [\"eth0\"]\n")
+	case t.ifaceBad:
+		fmt.Fprintf(&b, "# interfaces = [%s]  # knockd's Interface: knockc refuses it\n", quote(t.iface.Value))
+	default:
+		fmt.Fprintf(&b, "interfaces = [%s]  # knockd's Interface\n", quote(t.iface.Value))
+	}
+	return b.String()
+}
+
+// render writes one door, commented out when it is not complete.
+func (d *doorOut) render() string {
+	var b strings.Builder
+	prefix := ""
+	fmt.Fprintf(&b, "\n# From %s.\n", d.from)
+	if !d.live() {
+		prefix = "# "
+		fmt.Fprintf(&b, "# Not translated: it lacks %s (see the warnings).\n", strings.Join(d.missing, " and "))
+		b.WriteString("# Fill that in and remove the leading \"# \" to use it.\n")
+	}
+	fmt.Fprintf(&b, "%s[door.%s]\n", prefix, d.name)
+	width := 0
+	for _, f := range d.fields {
+		width = max(width, len(f.key))
+	}
+	for _, f := range d.fields {
+		for _, a := range f.above {
+			fmt.Fprintf(&b, "# %s\n", a)
+		}
+		line := fmt.Sprintf("%s%-*s = %s", prefix, width, f.key, f.value)
+		if f.comment != "" {
+			line += "  # " + f.comment
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+// sortWarnings orders warnings by line, keeping the order of those on the
+// same line.
+func sortWarnings(ws []Warning) {
+	sort.SliceStable(ws, func(i, j int) bool { return ws[i].Line < ws[j].Line })
+}

@@ -1,0 +1,72 @@
+package knockdconf
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/knockc/knockc/compiler"
+)
+
+var update = flag.Bool("update", false, "rewrite the .toml and .warnings golden files")
+
+// Every testdata/*.conf (knockd(1)'s examples, Debian's /etc/knockd.conf and
+// knockc's own cases) translates to its .toml and .warnings; the spec loads
+// whenever it has a door, with as many doors as Convert counted.
+func TestGolden(t *testing.T) {
+	confs, err := filepath.Glob("testdata/*.conf")
+	if err != nil || len(confs) == 0 {
+		t.Fatalf("no testdata/*.conf: %v", err)
+	}
+	for _, conf := range confs {
+		name := strings.TrimSuffix(filepath.Base(conf), ".conf")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := Convert(filepath.Base(conf), data)
+			var warnings bytes.Buffer
+			for _, w := range res.Warnings {
+				warnings.WriteString(w.String() + "\n")
+			}
+			golden(t, "testdata/"+name+".toml", res.Spec)
+			golden(t, "testdata/"+name+".warnings", warnings.Bytes())
+
+			spec, err := compiler.Parse(name+".toml", res.Spec)
+			switch {
+			case res.Doors > 0 && err != nil:
+				t.Errorf("compiler.Parse(Convert(%s)) = %v, want a spec", conf, err)
+			case res.Doors > 0 && len(spec.Doors) != res.Doors:
+				t.Errorf("Convert(%s) counted %d doors, the spec has %d", conf, res.Doors, len(spec.Doors))
+			case res.Doors == 0 && (err == nil || !strings.Contains(err.Error(), "no doors")):
+				t.Errorf("compiler.Parse(Convert(%s)) with no doors = %v, want only \"no doors\"", conf, err)
+			}
+			if again := Convert(filepath.Base(conf), data); !bytes.Equal(again.Spec, res.Spec) {
+				t.Errorf("Convert(%s) is not deterministic", conf)
+			}
+		})
+	}
+}
+
+// golden compares got with the file at path, or rewrites it with -update.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create it): %v", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs (-want +got); run with -update if the change is right:\n%s", path, d)
+	}
+}
