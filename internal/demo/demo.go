@@ -18,6 +18,7 @@ import (
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/examples"
+	"github.com/knockc/knockc/internal/knock"
 	"github.com/knockc/knockc/internal/netns"
 	"github.com/knockc/knockc/ruleset"
 	"github.com/knockc/knockc/ruleset/nftkernel"
@@ -218,19 +219,12 @@ func (d *demo) apply() (*compiler.Spec, *ruleset.Table, error) {
 	return spec, want, nil
 }
 
+// knock sends steps from the knocker with knockc's own client, as
+// `knockc knock` does.
 func (d *demo) knock(steps []compiler.Step) error {
-	for _, s := range steps {
-		var err error
-		if s.Proto == ruleset.UDP {
-			err = d.knocker.KnockUDP(d.knocker.ServerV4, s.Port)
-		} else {
-			err = d.knocker.KnockTCP(d.knocker.ServerV4, s.Port)
-		}
-		if err != nil {
-			return fmt.Errorf("demo: knock %s: %w", s, err)
-		}
-	}
-	return nil
+	return d.knocker.NS.Do(func() error {
+		return knock.KnockAddr(d.ctx, d.knocker.ServerV4, steps, knock.Options{})
+	})
 }
 
 // status prints what knockc status would show for the door.
