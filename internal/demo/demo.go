@@ -43,7 +43,13 @@ func Run(ctx context.Context, out io.Writer) (err error) {
 			d.say("Removed the namespaces and everything in them. The demo took %s.", time.Since(t0).Round(time.Millisecond))
 		}
 	}()
-	return d.play()
+	if err := d.play(); err != nil {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			return fmt.Errorf("demo interrupted: %w", errors.Join(cerr, err))
+		}
+		return err
+	}
+	return nil
 }
 
 // demo holds the namespaces of one run.
