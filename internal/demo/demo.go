@@ -44,8 +44,8 @@ func Run(ctx context.Context, out io.Writer) (err error) {
 		}
 	}()
 	if err := d.play(); err != nil {
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-			return fmt.Errorf("demo interrupted: %w", errors.Join(cerr, err))
+		if ctx.Err() != nil {
+			return fmt.Errorf("demo interrupted: %w", err)
 		}
 		return err
 	}
@@ -70,7 +70,7 @@ func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.out, format+"\n",
 // next prints the heading of the next step, or stops when ctx ended.
 func (d *demo) next(format string, args ...any) error {
 	if err := d.ctx.Err(); err != nil {
-		return fmt.Errorf("demo interrupted: %w", err)
+		return err
 	}
 	d.step++
 	d.say("\n%d. "+format, append([]any{d.step}, args...)...)
