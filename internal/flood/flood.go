@@ -1,0 +1,89 @@
+// Package flood sends spoofed TCP SYN floods for knockc's benchmarks: the
+// partial knocks of DESIGN.md §7, from random source addresses, at a fixed
+// rate, from inside a test network namespace. It is never used outside
+// benchmarks and tests, and only towards addresses inside those namespaces.
+package flood
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// SYN sends IPv4 TCP SYNs to dst at rate packets per second for d, cycling
+// through ports, each from a random source inside src. It works in the
+// network namespace of the calling OS thread (run it inside NS.Do) and
+// needs CAP_NET_RAW. It returns how many packets were sent.
+func SYN(ctx context.Context, src netip.Prefix, dst netip.Addr, ports []uint16, rate int, d time.Duration) (int, error) {
+	if !dst.Is4() || !src.Addr().Is4() || len(ports) == 0 || rate <= 0 {
+		return 0, fmt.Errorf("flood: need IPv4 addresses, ports and a positive rate")
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW)
+	if err != nil {
+		return 0, fmt.Errorf("flood: raw socket: %w", err)
+	}
+	defer unix.Close(fd)
+	to := &unix.SockaddrInet4{Addr: dst.As4()}
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	base := binary.BigEndian.Uint32(src.Masked().Addr().AsSlice())
+	hostBits := uint32(1)<<(32-src.Bits()) - 1
+	pkt := make([]byte, 40)
+	sent := 0
+	start := time.Now()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for time.Since(start) < d {
+		select {
+		case <-ctx.Done():
+			return sent, ctx.Err()
+		case <-tick.C:
+		}
+		due := int(time.Since(start).Seconds()*float64(rate)) - sent
+		for i := 0; i < due; i++ {
+			s := base | (rnd.Uint32() & hostBits)
+			build(pkt, s, binary.BigEndian.Uint32(dst.AsSlice()), uint16(rnd.UintN(50000)+10000), ports[sent%len(ports)], rnd.Uint32())
+			if err := unix.Sendto(fd, pkt, 0, to); err != nil {
+				return sent, fmt.Errorf("flood: send: %w", err)
+			}
+			sent++
+		}
+	}
+	return sent, nil
+}
+
+// build writes an IPv4 header and a TCP SYN with correct checksums.
+func build(p []byte, src, dst uint32, sport, dport uint16, seq uint32) {
+	clear(p)
+	p[0] = 0x45
+	binary.BigEndian.PutUint16(p[2:], 40)
+	p[8] = 64
+	p[9] = unix.IPPROTO_TCP
+	binary.BigEndian.PutUint32(p[12:], src)
+	binary.BigEndian.PutUint32(p[16:], dst)
+	binary.BigEndian.PutUint16(p[10:], checksum(p[:20], 0))
+	t := p[20:]
+	binary.BigEndian.PutUint16(t[0:], sport)
+	binary.BigEndian.PutUint16(t[2:], dport)
+	binary.BigEndian.PutUint32(t[4:], seq)
+	t[12] = 5 << 4
+	t[13] = 0x02 // SYN
+	binary.BigEndian.PutUint16(t[14:], 64240)
+	pseudo := uint32(src>>16) + uint32(src&0xffff) + uint32(dst>>16) + uint32(dst&0xffff) + unix.IPPROTO_TCP + 20
+	binary.BigEndian.PutUint16(t[16:], checksum(t, pseudo))
+}
+
+// checksum is the Internet checksum of b plus an initial sum.
+func checksum(b []byte, sum uint32) uint16 {
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}
