@@ -97,7 +97,9 @@ seq_timeout  = "8s"
 				}
 				b.Logf("knock %d failed at %s: knocker is in %v", tries, time.Since(floodStart).Round(time.Millisecond), in)
 			}
-			if err := me.NS.Do(func() error { return knock.KnockAddr(ctx, me.ServerV4, closeSeq, knock.Options{Delay: knock.DefaultDelay}) }); err != nil {
+			if err := me.NS.Do(func() error {
+				return knock.KnockAddr(ctx, me.ServerV4, closeSeq, knock.Options{Delay: knock.DefaultDelay})
+			}); err != nil {
 				b.Fatal(err)
 			}
 			if tries%10 == 0 {
