@@ -30,6 +30,11 @@ a door that accepts only one family is knocked over that family.
 Flags may come before or after the arguments. Prints nothing unless asked:
 --verbose writes one line per knock to stderr, --then-connect prints
 "door open after 23ms" on stdout, or exits 1 when the port stays shut.
+--pipe PORT knocks, connects to PORT once the door opens and relays
+stdin/stdout over that connection, so one command knocks and carries ssh:
+
+  Host server.example
+      ProxyCommand knockc knock --pipe %p %h 7000/tcp 8000/tcp 9000/tcp
 
 Examples:
   knockc knock server.example 7000 8000 9000
@@ -43,7 +48,8 @@ Examples:
 			&cli.BoolFlag{Name: "ipv4", Aliases: []string{"4"}, Usage: "knock over IPv4 only"},
 			&cli.BoolFlag{Name: "ipv6", Aliases: []string{"6"}, Usage: "knock over IPv6 only"},
 			&cli.UintFlag{Name: "then-connect", Usage: "after knocking, try TCP connections to this port every 50ms until one succeeds (or --timeout passes: exit 1)", DefaultText: "off"},
-			&cli.DurationFlag{Name: "timeout", Value: knock.DefaultTimeout, Usage: "with --then-connect: how long to keep trying"},
+			&cli.DurationFlag{Name: "timeout", Value: knock.DefaultTimeout, Usage: "with --then-connect or --pipe: how long to keep trying"},
+			&cli.UintFlag{Name: "pipe", Usage: "after knocking, connect to this port (retrying until --timeout) and relay stdin and stdout over the connection: ssh's ProxyCommand", DefaultText: "off"},
 			&cli.BoolFlag{Name: "verbose", Usage: "write one line per knock to stderr"},
 		},
 		Action: runKnock,
@@ -66,9 +72,14 @@ func runKnock(c *cli.Context) error {
 	case c.Bool("ipv6"):
 		network = "ip6"
 	}
-	port := c.Uint("then-connect")
-	if port > 65535 {
+	port, pipe := c.Uint("then-connect"), c.Uint("pipe")
+	switch {
+	case port > 65535:
 		return cli.Exit(fmt.Sprintf("knock: --then-connect %d: port must be a number from 1 to 65535", port), 1)
+	case pipe > 65535:
+		return cli.Exit(fmt.Sprintf("knock: --pipe %d: port must be a number from 1 to 65535", pipe), 1)
+	case port != 0 && pipe != 0:
+		return cli.Exit("knock: --then-connect and --pipe exclude each other", 1)
 	}
 	steps, err := knockSteps(c, args, &network)
 	if err != nil {
@@ -91,6 +102,16 @@ func runKnock(c *cli.Context) error {
 	}
 	if err := knock.KnockAddr(c.Context, addr, steps, opts); err != nil {
 		return cli.Exit(err.Error(), 1)
+	}
+	if pipe != 0 {
+		conn, _, err := knock.DialOpen(c.Context, addr, uint16(pipe), knock.DefaultEvery, c.Duration("timeout"))
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("door did not open: %v", err), 1)
+		}
+		if err := knock.Pipe(c.Context, conn, c.App.Reader, c.App.Writer); err != nil {
+			return cli.Exit(err.Error(), 1)
+		}
+		return nil
 	}
 	if port == 0 {
 		return nil

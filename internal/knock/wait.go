@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,15 +24,27 @@ const (
 const attemptLife = 900 * time.Millisecond
 
 // WaitOpen tries TCP connections to addr:port until one completes and
-// returns how long that took from the call. It starts an attempt at once
-// and another every `every` (DefaultEvery when 0), each waiting up to
-// 900 ms for an answer alongside the later ones, so a port that still
-// drops or rejects costs at most `every` once it opens, and a slow path
-// still gets its answer. The connection that succeeds is closed at once.
-// It fails when no attempt succeeds within timeout (DefaultTimeout when 0),
-// naming the last reason (refused, unreachable, no answer), or when ctx
-// ends. All sockets are made and polled on the calling goroutine.
+// returns how long that took from the call; the connection is closed at
+// once. See DialOpen for how it tries and when it fails.
 func WaitOpen(ctx context.Context, addr netip.Addr, port uint16, every, timeout time.Duration) (time.Duration, error) {
+	conn, took, err := DialOpen(ctx, addr, port, every, timeout)
+	if err != nil {
+		return 0, err
+	}
+	conn.Close()
+	return took, nil
+}
+
+// DialOpen tries TCP connections to addr:port until one completes and
+// returns it with how long that took from the call. It starts an attempt
+// at once and another every `every` (DefaultEvery when 0), each waiting up
+// to 900 ms for an answer alongside the later ones, so a port that still
+// drops or rejects costs at most `every` once it opens, and a slow path
+// still gets its answer. It fails when no attempt succeeds within timeout
+// (DefaultTimeout when 0), naming the last reason (refused, unreachable,
+// no answer), or when ctx ends. All sockets are made and polled on the
+// calling goroutine, so they belong to its network namespace.
+func DialOpen(ctx context.Context, addr netip.Addr, port uint16, every, timeout time.Duration) (net.Conn, time.Duration, error) {
 	if every <= 0 {
 		every = DefaultEvery
 	}
@@ -40,9 +54,9 @@ func WaitOpen(ctx context.Context, addr netip.Addr, port uint16, every, timeout 
 	to := netip.AddrPortFrom(addr, port)
 	sa, err := sockaddr(addr, port)
 	if err != nil {
-		return 0, fmt.Errorf("wait for %s: %w", to, err)
+		return nil, 0, fmt.Errorf("wait for %s: %w", to, err)
 	}
-	w := &waiter{sa: sa, domain: domain(addr), start: time.Now()}
+	w := &waiter{sa: sa, domain: domain(addr), start: time.Now(), won: -1}
 	defer w.closeAll()
 	deadline := w.start.Add(timeout)
 	life := max(attemptLife, every)
@@ -50,30 +64,39 @@ func WaitOpen(ctx context.Context, addr netip.Addr, port uint16, every, timeout 
 	for {
 		now := time.Now()
 		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("wait for %s: %w", to, err)
+			return nil, 0, fmt.Errorf("wait for %s: %w", to, err)
 		}
 		if !now.Before(deadline) {
-			return 0, fmt.Errorf("wait for %s: not open after %v: %w", to, timeout, w.lastErr())
+			return nil, 0, fmt.Errorf("wait for %s: not open after %v: %w", to, timeout, w.lastErr())
 		}
 		if !now.Before(next) {
-			if ok, err := w.try(now, life); err != nil {
-				return 0, fmt.Errorf("wait for %s: %w", to, err)
-			} else if ok {
-				return time.Since(w.start), nil
+			if err := w.try(now, life); err != nil {
+				return nil, 0, fmt.Errorf("wait for %s: %w", to, err)
 			}
 			for !next.After(now) {
 				next = next.Add(every)
 			}
 		}
-		w.expire(now)
-		wake := next
-		if deadline.Before(wake) {
-			wake = deadline
+		if w.won < 0 {
+			w.expire(now)
+			wake := next
+			if deadline.Before(wake) {
+				wake = deadline
+			}
+			if err := w.poll(time.Until(wake)); err != nil {
+				return nil, 0, fmt.Errorf("wait for %s: %w", to, err)
+			}
 		}
-		if ok, err := w.poll(time.Until(wake)); err != nil {
-			return 0, fmt.Errorf("wait for %s: %w", to, err)
-		} else if ok {
-			return time.Since(w.start), nil
+		if w.won >= 0 {
+			took := time.Since(w.start)
+			f := os.NewFile(uintptr(w.won), to.String())
+			w.won = -1
+			conn, err := net.FileConn(f)
+			f.Close() // FileConn made its own copy of the descriptor
+			if err != nil {
+				return nil, 0, fmt.Errorf("wait for %s: %w", to, err)
+			}
+			return conn, took, nil
 		}
 	}
 }
@@ -85,6 +108,7 @@ type waiter struct {
 	start    time.Time
 	attempts []attempt
 	last     error // why the latest attempt that ended failed
+	won      int   // the connected socket, or -1
 }
 
 // attempt is one non-blocking connect in flight.
@@ -103,25 +127,33 @@ func (w *waiter) lastErr() error {
 	return w.last
 }
 
-// try starts one attempt; it reports true when the connection completed at
-// once, and fails only when no socket can be made.
-func (w *waiter) try(now time.Time, life time.Duration) (bool, error) {
+// try starts one attempt; a connection that completes at once becomes the
+// winner. It fails only when no socket can be made.
+func (w *waiter) try(now time.Time, life time.Duration) error {
 	fd, err := unix.Socket(w.domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
 	if err != nil {
-		return false, fmt.Errorf("tcp socket: %w", err)
+		return fmt.Errorf("tcp socket: %w", err)
 	}
 	err = unix.Connect(fd, w.sa)
 	switch {
 	case err == nil:
-		unix.Close(fd)
-		return true, nil
+		w.win(fd)
 	case errors.Is(err, unix.EINPROGRESS):
 		w.attempts = append(w.attempts, attempt{fd: fd, expires: now.Add(life)})
 	default:
 		unix.Close(fd)
 		w.last = err
 	}
-	return false, nil
+	return nil
+}
+
+// win keeps fd as the connected socket; a later winner is closed.
+func (w *waiter) win(fd int) {
+	if w.won >= 0 {
+		unix.Close(fd)
+		return
+	}
+	w.won = fd
 }
 
 // expire gives up the attempts whose time is over. Closing a socket that
@@ -139,9 +171,9 @@ func (w *waiter) expire(now time.Time) {
 	w.attempts = kept
 }
 
-// poll waits up to d for an attempt to finish; it reports true when one
-// connected, and collects the reasons of those that failed.
-func (w *waiter) poll(d time.Duration) (bool, error) {
+// poll waits up to d for an attempt to finish; one that connected becomes
+// the winner, and the reasons of those that failed are collected.
+func (w *waiter) poll(d time.Duration) error {
 	ms := int((d + time.Millisecond - 1) / time.Millisecond)
 	if ms < 0 {
 		ms = 0
@@ -150,7 +182,7 @@ func (w *waiter) poll(d time.Duration) (bool, error) {
 		if ms > 0 {
 			time.Sleep(time.Duration(ms) * time.Millisecond)
 		}
-		return false, nil
+		return nil
 	}
 	fds := make([]unix.PollFd, len(w.attempts))
 	for i, a := range w.attempts {
@@ -158,37 +190,41 @@ func (w *waiter) poll(d time.Duration) (bool, error) {
 	}
 	n, err := unix.Poll(fds, ms)
 	if errors.Is(err, unix.EINTR) || n == 0 {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("poll: %w", err)
+		return fmt.Errorf("poll: %w", err)
 	}
 	kept := w.attempts[:0]
-	connected := false
 	for i, a := range w.attempts {
 		if fds[i].Revents == 0 {
 			kept = append(kept, a)
 			continue
 		}
 		soErr, err := unix.GetsockoptInt(a.fd, unix.SOL_SOCKET, unix.SO_ERROR)
-		unix.Close(a.fd)
 		switch {
 		case err != nil:
+			unix.Close(a.fd)
 			w.last = fmt.Errorf("read socket error: %w", err)
 		case soErr != 0:
+			unix.Close(a.fd)
 			w.last = unix.Errno(soErr)
 		default:
-			connected = true
+			w.win(a.fd)
 		}
 	}
 	w.attempts = kept
-	return connected, nil
+	return nil
 }
 
-// closeAll closes every attempt still in flight.
+// closeAll closes every attempt still in flight, and an unclaimed winner.
 func (w *waiter) closeAll() {
 	for _, a := range w.attempts {
 		unix.Close(a.fd)
 	}
 	w.attempts = nil
+	if w.won >= 0 {
+		unix.Close(w.won)
+		w.won = -1
+	}
 }
