@@ -271,4 +271,3 @@ func stepList(steps []compiler.Step) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
