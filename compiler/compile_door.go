@@ -203,8 +203,14 @@ func (c *doorCompiler) gate() *ruleset.Chain {
 			chain.Rules = append(chain.Rules, rule(note("grant"), port, ruleset.SAddrIn{Family: f, Set: GrantSet(d.Name, f)}, ruleset.Verdict{Kind: "return"}))
 		}
 		if d.Managed() {
+			// A pending knocker's packets wait in the monitor's queue until
+			// the service is up (or are dropped, with pending = "drop").
+			var held ruleset.Stmt = ruleset.Verdict{Kind: "drop"}
+			if d.Hold {
+				held = ruleset.Queue{Num: c.table.HoldQueue}
+			}
 			for _, f := range d.Families {
-				chain.Rules = append(chain.Rules, rule(note("pending"), port, ruleset.SAddrIn{Family: f, Set: PendingSet(d.Name, f)}, ruleset.Verdict{Kind: "drop"}))
+				chain.Rules = append(chain.Rules, rule(note("pending"), port, ruleset.SAddrIn{Family: f, Set: PendingSet(d.Name, f)}, held))
 			}
 		}
 		var closed ruleset.Stmt = ruleset.Verdict{Kind: "drop"}

@@ -524,7 +524,7 @@ func (s *sim) has(set string, a netip.Addr) bool {
 }
 
 // send runs p through the input chain and returns the verdict: "accept"
-// (the policy, or a rule's accept), "drop" or "reject".
+// (the policy, or a rule's accept), "drop", "reject" or "hold" (queued).
 func (s *sim) send(p packet) string {
 	s.t.Helper()
 	v := s.chain(compiler.InputChain, p, 0)
@@ -618,6 +618,8 @@ func (s *sim) rule(r *ruleset.Rule, p packet, depth int) (verdict string, stop b
 			s.logs = append(s.logs, st.Prefix)
 		case ruleset.Reject:
 			return "reject", false
+		case ruleset.Queue:
+			return "hold", false // waits in the monitor's queue
 		case ruleset.Verdict:
 			switch st.Kind {
 			case "return":
@@ -780,7 +782,7 @@ func TestSimExamples(t *testing.T) {
 		{"postgres knock opens postgres", "two-doors.toml", []packet{syn(client, 7100), udpTo(client, 7200)}, syn(client, 5432), "drop", "accept", []string{"knockc open postgres"}},
 		{"postgres knock leaves ssh closed", "two-doors.toml", []packet{syn(client, 7100), udpTo(client, 7200)}, syn(client, 22), "drop", "drop", []string{"knockc open postgres"}},
 		{"non-strict door ignores other ports", "two-doors.toml", []packet{syn(client, 7100), syn(client, 7150), udpTo(client, 7200)}, syn(client, 5432), "drop", "accept", []string{"knockc open postgres"}},
-		{"managed door holds the knocker back", "managed-commands.toml", []packet{syn(client, 7000), syn(client, 8000), syn(client, 9000)}, syn(client, 22), "reject", "drop", []string{"knockc open ssh"}},
+		{"managed door holds the knocker back", "managed-commands.toml", []packet{syn(client, 7000), syn(client, 8000), syn(client, 9000)}, syn(client, 22), "reject", "hold", []string{"knockc open ssh"}},
 		{"allowed source opens", "allow-from-interfaces.toml", []packet{syn("203.0.113.9", 7000), syn("203.0.113.9", 8000), syn("203.0.113.9", 9000)}, syn("203.0.113.9", 22), "reject", "accept", []string{"knockc open admin"}},
 		{"other source cannot knock", "allow-from-interfaces.toml", []packet{syn(client, 7000), syn(client, 8000), syn(client, 9000)}, syn(client, 22), "reject", "reject", nil},
 		{"other interface is not gated", "allow-from-interfaces.toml", nil, packet{src: netip.MustParseAddr(client), proto: ruleset.TCP, dport: 22, flags: 0x02, iif: "eth1"}, "accept", "accept", nil},

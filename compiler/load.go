@@ -58,7 +58,7 @@ func (l *loader) load() *Spec {
 	}
 	l.md = md
 	spec := &Spec{File: l.file, Table: TableSpec{
-		Name: DefaultTableName, Priority: DefaultPriority, LogGroup: DefaultLogGroup, Closed: DefaultClosed,
+		Name: DefaultTableName, Priority: DefaultPriority, LogGroup: DefaultLogGroup, HoldQueue: DefaultLogGroup, Closed: DefaultClosed,
 	}}
 	var doorsPos *Pos
 	for _, f := range l.fields("", top) {

@@ -12,7 +12,7 @@ var identRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 // ifaceRE is a Linux interface name, optionally ending in "*" for a prefix.
 var ifaceRE = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}\*?$`)
 
-var tableKeys = []string{"name", "priority", "log_group", "closed", "interfaces"}
+var tableKeys = []string{"name", "priority", "log_group", "hold_queue", "closed", "interfaces"}
 
 // loadTable decodes the [table] section over the defaults already in t.
 func (l *loader) loadTable(t *TableSpec, tf field) {
@@ -20,6 +20,12 @@ func (l *loader) loadTable(t *TableSpec, tf field) {
 	if !ok {
 		return
 	}
+	holdSet := false
+	defer func() {
+		if !holdSet {
+			t.HoldQueue = t.LogGroup
+		}
+	}()
 	for _, f := range l.fields("table.", m) {
 		switch f.name {
 		case "name":
@@ -35,6 +41,11 @@ func (l *loader) loadTable(t *TableSpec, tf field) {
 		case "log_group":
 			if n, ok := l.integer(f, 0, 65535); ok {
 				t.LogGroup = uint16(n)
+			}
+		case "hold_queue":
+			if n, ok := l.integer(f, 0, 65535); ok {
+				t.HoldQueue = uint16(n)
+				holdSet = true
 			}
 		case "closed":
 			if s, ok := l.str(f); ok {

@@ -20,7 +20,7 @@ const base = "[door.ssh]\nsequence = [\"7000\", \"8000\"]\nprotect = [\"22\"]\n"
 
 // Message tails shared by many cases.
 const (
-	allowedDoorKeys = "(allowed: sequence, close_sequence, step_timeout, seq_timeout, tcp_flags, strict, protect, open_for, service, start_command, stop_command, start_timeout, on_open, on_close, families, allow_from, flood_rate, max_grants)"
+	allowedDoorKeys = "(allowed: sequence, close_sequence, step_timeout, seq_timeout, tcp_flags, strict, protect, open_for, service, start_command, stop_command, start_timeout, pending, on_open, on_close, families, allow_from, flood_rate, max_grants)"
 	badPort         = "port must be a number from 1 to 65535 (write \"7000/tcp\", \"7000:udp\" or \"7000\")"
 	priorityRange   = "(allowed -199 to 1000: knockc's chain must run after conntrack at -200 to let established sessions through)"
 )
@@ -404,6 +404,12 @@ func TestParseErrors(t *testing.T) {
 		{name: "priority number as string", src: base + "[table]\npriority = \"-150\"\n", want: []string{
 			"knock.toml:5:13: table.priority = \"-150\": write an integer or a name (raw, mangle, filter, security) with an optional offset such as \"mangle + 10\"",
 		}},
+		{name: "pending neither hold nor drop", src: base + "pending = \"wait\"\n", want: []string{
+			"knock.toml:4:12: door.ssh.pending = \"wait\": allowed are \"hold\" (the knocker's first SYN waits until the service is up) and \"drop\" (it is dropped and the client resends it after about 1 s)",
+		}},
+		{name: "hold_queue out of range", src: base + "[table]\nhold_queue = 70000\n", want: []string{
+			"knock.toml:5:14: table.hold_queue = 70000 is out of range (allowed 0 to 65535)",
+		}},
 		{name: "closed deny", src: base + "[table]\nclosed = \"deny\"\n", want: []string{
 			"knock.toml:5:11: table.closed = \"deny\": allowed are \"reject\" (answer like a closed port) and \"drop\" (silence)",
 		}},
@@ -560,7 +566,7 @@ func TestParseDefaults(t *testing.T) {
 	want := &compiler.Spec{
 		File: "knock.toml",
 		Table: compiler.TableSpec{
-			Name: "knockc", Priority: -150, LogGroup: 4242, Closed: "reject",
+			Name: "knockc", Priority: -150, LogGroup: 4242, HoldQueue: 4242, Closed: "reject",
 		},
 		Doors: []*compiler.Door{{
 			Name:         "ssh",
@@ -572,6 +578,7 @@ func TestParseDefaults(t *testing.T) {
 			Protect:      []compiler.Step{{Port: 22, Proto: ruleset.TCP}},
 			OpenFor:      30 * time.Second,
 			StartTimeout: 30 * time.Second,
+			Hold:         true,
 			Families:     []ruleset.Family{ruleset.IPv4, ruleset.IPv6},
 			FloodRate:    25000,
 			MaxGrants:    1024,
@@ -581,6 +588,23 @@ func TestParseDefaults(t *testing.T) {
 		t.Errorf("Parse(%q) mismatch (-want +got):\n%s", base, diff)
 	}
 	d := spec.Doors[0]
+	for _, tc := range []struct {
+		src       string
+		hold      bool
+		holdQueue uint16
+	}{
+		{base + "pending = \"drop\"\n", false, 4242},
+		{base + "pending = \"hold\"\n[table]\nlog_group = 7\n", true, 7},
+		{base + "[table]\nlog_group = 7\nhold_queue = 9\n", true, 9},
+	} {
+		s, err := compiler.Parse("knock.toml", []byte(tc.src))
+		if err != nil {
+			t.Fatalf("Parse(%q) = %v", tc.src, err)
+		}
+		if s.Doors[0].Hold != tc.hold || s.Table.HoldQueue != tc.holdQueue {
+			t.Errorf("Parse(%q): hold %v queue %d, want %v %d", tc.src, s.Doors[0].Hold, s.Table.HoldQueue, tc.hold, tc.holdQueue)
+		}
+	}
 	if got := d.TCPFlags.String(); got != "syn,!ack" {
 		t.Errorf("default tcp_flags = %q, want %q", got, "syn,!ack")
 	}

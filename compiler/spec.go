@@ -19,6 +19,7 @@ type TableSpec struct {
 	Name       string   // nftables table name, family inet
 	Priority   int      // hook priority of the input chain
 	LogGroup   uint16   // NFLOG group that carries door events to the monitor
+	HoldQueue  uint16   // NFQUEUE queue where pending knockers' packets wait
 	Closed     string   // "reject" (answer like a closed port) or "drop"
 	Interfaces []string // only packets arriving here count; empty: all but lo
 }
@@ -40,6 +41,7 @@ type Door struct {
 	StartCommand  []string      // argv run instead of a systemd unit
 	StopCommand   []string
 	StartTimeout  time.Duration // most time the service may take to come up
+	Hold          bool          // pending knockers' packets wait in NFQUEUE, not dropped
 	OnOpen        []string      // argv hooks; the address comes in the environment
 	OnClose       []string
 	Families      []ruleset.Family
@@ -76,6 +78,7 @@ const (
 	DefaultFloodRate    = 25000
 	DefaultMaxGrants    = 1024
 	MaxSteps            = 16
+	DefaultPending      = "hold"
 	maxDoorName         = 24
 )
 

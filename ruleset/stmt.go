@@ -110,6 +110,17 @@ type Verdict struct {
 // unreachable for anything else.
 type Reject struct{ TCPReset bool }
 
+// Queue hands the packet to an NFQUEUE queue, where knockc's monitor holds
+// a pending knocker's SYN until its service is up. There is no bypass: with
+// no monitor bound the packet is dropped (fail closed). The kernel gets the
+// native queue statement when it has nft_queue, else the xtables NFQUEUE
+// target; XT says which one a rule read back from the kernel used, and
+// takes no part in rendering or comparing.
+type Queue struct {
+	Num uint16
+	XT  bool
+}
+
 // Raw is a statement read back from the kernel that knockc did not write
 // (a hand edit). It renders as its text so a plan shows it as drift; it is
 // never sent to the kernel.
@@ -126,6 +137,7 @@ func (SetSAddr) stmt()    {}
 func (Log) stmt()         {}
 func (Verdict) stmt()     {}
 func (Reject) stmt()      {}
+func (Queue) stmt()       {}
 func (Raw) stmt()         {}
 
 func (s CTState) String() string { return "ct state " + strings.Join(s.States, ",") }
@@ -179,6 +191,8 @@ func (s Reject) String() string {
 	}
 	return "reject"
 }
+
+func (s Queue) String() string { return fmt.Sprintf("queue num %d", s.Num) }
 
 func (s Raw) String() string { return s.Text }
 

@@ -15,11 +15,17 @@ import (
 // again in the same batch. When Diff(want, have) is empty nothing is sent.
 // If the kernel rejects the batch it changes nothing, and the error names
 // the first object it refused (see diagnose).
-func (c *Conn) Apply(want, have *ruleset.Table) error {
+func (c *Conn) Apply(want, have *ruleset.Table) (err error) {
 	if ruleset.Diff(want, have).Empty() {
 		return nil
 	}
-	ops, err := planOps(want, have)
+	queue := QueueNative
+	if usesQueue(want) {
+		if queue, err = c.QueueMode(); err != nil {
+			return fmt.Errorf("apply table %q: %w", want.Name, err)
+		}
+	}
+	ops, err := planOps(want, have, queue)
 	if err != nil {
 		return fmt.Errorf("apply table %q: %w", want.Name, err)
 	}
@@ -41,7 +47,7 @@ type op struct {
 // planOps lists the batch that takes the kernel from have to want, in the
 // order nft itself uses: flush the chains that hold references, delete
 // what goes away or changes shape, then add sets, chains and, last, rules.
-func planOps(want, have *ruleset.Table) ([]op, error) {
+func planOps(want, have *ruleset.Table, queue QueueMode) ([]op, error) {
 	tbl := TableObj(want)
 	ops := []op{{"table " + want.Name, func(n *nftables.Conn) { n.AddTable(tbl) }}}
 	add := func(label string, do func(*nftables.Conn)) { ops = append(ops, op{label, do}) }
@@ -87,7 +93,7 @@ func planOps(want, have *ruleset.Table) ([]op, error) {
 	}
 	for _, w := range want.Chains {
 		for i, r := range w.Rules {
-			exprs, err := RuleExprs(r)
+			exprs, err := ruleExprs(r, queue)
 			if err != nil {
 				return nil, fmt.Errorf("chain %q: %w", w.Name, err)
 			}

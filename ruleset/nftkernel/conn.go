@@ -18,6 +18,8 @@ type Conn struct {
 	ns   *os.File // the namespace's file, nil for the caller's own namespace
 	path string
 	opts []nftables.ConnOption
+
+	queueMode QueueMode // found by QueueMode, 0 until then
 }
 
 // connOpts returns the options for one more connection to the same namespace.

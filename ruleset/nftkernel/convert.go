@@ -113,11 +113,14 @@ func RuleUserData(comment string) []byte {
 // nft's implicit protocol dependencies. It fails (wrapping ErrRawStatement
 // for a Raw statement) for any rule the kernel would not list back as
 // ruleset.Render prints it: see the package doc for the cases.
-func RuleExprs(r *ruleset.Rule) ([]expr.Any, error) {
+func RuleExprs(r *ruleset.Rule) ([]expr.Any, error) { return ruleExprs(r, QueueNative) }
+
+// ruleExprs is RuleExprs with queue statements in the given mode.
+func ruleExprs(r *ruleset.Rule, queue QueueMode) ([]expr.Any, error) {
 	if err := checkText("comment", r.Comment, maxCommentLen); err != nil {
 		return nil, fmt.Errorf("rule %q: %w", r, err)
 	}
-	var b builder
+	b := builder{queue: queue}
 	for i, s := range r.Stmts {
 		if err := b.stmt(s, r.Stmts[i+1:]); err != nil {
 			return nil, fmt.Errorf("rule %q: %w", r, err)
@@ -133,6 +136,7 @@ type builder struct {
 	exprs []expr.Any
 	nf    ruleset.Family
 	l4    ruleset.Proto
+	queue QueueMode
 }
 
 func (b *builder) add(es ...expr.Any) { b.exprs = append(b.exprs, es...) }
@@ -193,6 +197,8 @@ func (b *builder) stmt(s ruleset.Stmt, rest []ruleset.Stmt) error {
 			return fmt.Errorf("%s: needs a tcp match earlier in the rule", s)
 		}
 		b.add(&expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
+	case ruleset.Queue:
+		b.add(queueExpr(s, b.queue))
 	case ruleset.Raw:
 		return ErrRawStatement
 	default:

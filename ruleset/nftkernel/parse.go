@@ -97,7 +97,7 @@ func (p *parser) next(es []expr.Any) (ruleset.Stmt, int) {
 			return s, n
 		}
 	}
-	for _, match := range []func([]expr.Any) (ruleset.Stmt, int){ctState, iifname, logStmt, verdict} {
+	for _, match := range []func([]expr.Any) (ruleset.Stmt, int){ctState, iifname, logStmt, verdict, queueStmt} {
 		if s, n := match(es); n > 0 {
 			return s, n
 		}

@@ -1,0 +1,106 @@
+package nftkernel
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/knockc/knockc/ruleset"
+)
+
+// Elements returns the addresses in one set of knockc's table with the
+// time each has left. It fails when the set does not exist.
+func (c *Conn) Elements(table, set string) ([]ruleset.Element, error) {
+	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
+	s, err := c.nft.GetSetByName(tbl, set)
+	if err != nil {
+		return nil, fmt.Errorf("read set %q: %w", set, err)
+	}
+	f := ParseSet(s).Family
+	elems, err := c.nft.GetSetElements(s)
+	if err != nil {
+		return nil, fmt.Errorf("read elements of set %q: %w", set, err)
+	}
+	out := make([]ruleset.Element, 0, len(elems))
+	for _, e := range elems {
+		out = append(out, ParseElement(f, e))
+	}
+	return out, nil
+}
+
+// Move puts addr into set to with the given timeout (restarting it when
+// addr is already there) and takes it out of set from (when from is not
+// empty and holds it), in one batch: a knocker goes from pending to
+// granted in a single step, never in neither set.
+func (c *Conn) Move(table, from, to string, addr netip.Addr, timeout time.Duration) error {
+	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
+	key := addr.AsSlice()
+	toSet := &nftables.Set{Table: tbl, Name: to, KeyType: keyType(addr)}
+	has, err := c.contains(table, to, addr)
+	if err != nil {
+		return err
+	}
+	if has {
+		if err := c.nft.SetDeleteElements(toSet, []nftables.SetElement{{Key: key}}); err != nil {
+			return fmt.Errorf("move %s to set %q: %w", addr, to, err)
+		}
+	}
+	if err := c.nft.SetAddElements(toSet, []nftables.SetElement{{Key: key, Timeout: timeout}}); err != nil {
+		return fmt.Errorf("move %s to set %q: %w", addr, to, err)
+	}
+	if from != "" {
+		had, err := c.contains(table, from, addr)
+		if err != nil {
+			return err
+		}
+		if had {
+			fromSet := &nftables.Set{Table: tbl, Name: from, KeyType: keyType(addr)}
+			if err := c.nft.SetDeleteElements(fromSet, []nftables.SetElement{{Key: key}}); err != nil {
+				return fmt.Errorf("move %s out of set %q: %w", addr, from, err)
+			}
+		}
+	}
+	if err := c.nft.Flush(); err != nil {
+		return fmt.Errorf("move %s from set %q to %q: %w", addr, from, to, err)
+	}
+	return nil
+}
+
+// Remove takes addr out of set; an address not there is not an error.
+func (c *Conn) Remove(table, set string, addr netip.Addr) error {
+	has, err := c.contains(table, set, addr)
+	if err != nil || !has {
+		return err
+	}
+	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
+	s := &nftables.Set{Table: tbl, Name: set, KeyType: keyType(addr)}
+	if err := c.nft.SetDeleteElements(s, []nftables.SetElement{{Key: addr.AsSlice()}}); err != nil {
+		return fmt.Errorf("remove %s from set %q: %w", addr, set, err)
+	}
+	if err := c.nft.Flush(); err != nil && !isNotFound(err) {
+		return fmt.Errorf("remove %s from set %q: %w", addr, set, err)
+	}
+	return nil
+}
+
+// contains reports whether addr is in set.
+func (c *Conn) contains(table, set string, addr netip.Addr) (bool, error) {
+	elems, err := c.Elements(table, set)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range elems {
+		if e.Addr == addr {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func keyType(a netip.Addr) nftables.SetDatatype {
+	if a.Is4() {
+		return nftables.TypeIPAddr
+	}
+	return nftables.TypeIP6Addr
+}
