@@ -30,6 +30,13 @@ func planCommand() *cli.Command {
 			if err := printPlan(c.App.Writer, plan, want, c.Bool("json")); err != nil {
 				return err
 			}
+			if q := nftkernel.QueueIn(want); q != nil && !c.Bool("json") {
+				mode, err := conn.QueueMode()
+				if err != nil {
+					return cli.Exit(err.Error(), 1)
+				}
+				fmt.Fprintf(c.App.Writer, "Held SYNs of pending knockers go to queue %d with the %s.\n", q.Num, mode)
+			}
 			if c.Bool("detailed-exitcode") && !plan.Empty() {
 				return cli.Exit("", 2)
 			}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/ruleset"
+	"github.com/knockc/knockc/ruleset/nftkernel"
 	"github.com/urfave/cli/v2"
 )
 
@@ -30,8 +31,12 @@ func renderCommand() *cli.Command {
 // the kernel memory its set sizes allow.
 func renderHeader(spec *compiler.Spec, t *ruleset.Table) string {
 	elems, bytes := t.MaxMemory()
-	return fmt.Sprintf("# knockc %s: ruleset for %s (%d %s)\n# %s\n",
+	head := fmt.Sprintf("# knockc %s: ruleset for %s (%d %s)\n# %s\n",
 		version, spec.File, len(spec.Doors), plural(len(spec.Doors), "door", "doors"), memoryLine(len(t.Sets), elems, bytes))
+	if q := nftkernel.QueueIn(t); q != nil {
+		head += fmt.Sprintf("# held SYNs: \"queue num %d\" needs nft_queue; on a kernel without it, apply uses the xt NFQUEUE target instead (knockc plan says which)\n", q.Num)
+	}
+	return head
 }
 
 // memoryLine says how much kernel memory the sets take when full.

@@ -52,10 +52,21 @@ func statusCommand() *cli.Command {
 				return cli.Exit(fmt.Sprintf("table inet %s is not in the kernel: run knockc apply first", name), 1)
 			}
 			st := compiler.Status(t)
+			held := ""
+			if q := nftkernel.QueueIn(t); q != nil {
+				mode := nftkernel.QueueNative
+				if q.XT {
+					mode = nftkernel.QueueXT
+				}
+				held = fmt.Sprintf("queue %d, %s", q.Num, mode)
+			}
 			if c.Bool("json") {
-				return writeJSON(c.App.Writer, map[string]any{"table": name, "doors": st})
+				return writeJSON(c.App.Writer, map[string]any{"table": name, "doors": st, "held_syns": held})
 			}
 			printStatus(c.App.Writer, name, st)
+			if held != "" {
+				fmt.Fprintf(c.App.Writer, "\nheld SYNs of pending knockers: %s\n", held)
+			}
 			return nil
 		},
 	}

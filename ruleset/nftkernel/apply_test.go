@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -173,6 +174,16 @@ func TestIntegrationExamplesMatchNft(t *testing.T) {
 		}
 		want := compiler.Compile(spec)
 		text := ruleset.Render(want)
+		listing := text
+		if mode, err := conn.QueueMode(); err != nil {
+			t.Fatalf("QueueMode() = %v", err)
+		} else if mode == QueueXT && usesQueue(want) {
+			// This kernel has no nft_queue: nft cannot check or load the
+			// queue statement, and apply uses the xt NFQUEUE target, which
+			// nft lists as nothing. Check the rest with drop in its place.
+			text = queueRE.ReplaceAllString(text, "drop")
+			listing = queueRE.ReplaceAllString(listing, "")
+		}
 		file := filepath.Join(dir, name+".nft")
 		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
@@ -186,7 +197,7 @@ func TestIntegrationExamplesMatchNft(t *testing.T) {
 			continue
 		}
 		listed := ns.Run(t, "nft", "list", "table", "inet", want.Name)
-		if diff := cmp.Diff(text, listed); diff != "" {
+		if diff := cmp.Diff(listing, listed); diff != "" {
 			t.Errorf("%s: nft list table differs from render (-render +nft):\n%s", name, diff)
 		}
 		have, err := conn.Read(want.Name)
@@ -201,6 +212,9 @@ func TestIntegrationExamplesMatchNft(t *testing.T) {
 		}
 	}
 }
+
+// queueRE finds a queue statement in rendered text.
+var queueRE = regexp.MustCompile(`queue num [0-9]+`)
 
 func (e *knockEnv) generation() uint32 {
 	e.t.Helper()
