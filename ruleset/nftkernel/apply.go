@@ -1,11 +1,14 @@
 package nftkernel
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/google/nftables"
 	"github.com/knockc/knockc/ruleset"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Apply brings knockc's table from have (nil: absent) to want in one
@@ -33,9 +36,25 @@ func (c *Conn) Apply(want, have *ruleset.Table) (err error) {
 		o.do(c.nft)
 	}
 	if err := c.nft.Flush(); err != nil {
+		if !isRejection(err) {
+			// The batch may or may not have been committed: say so, and
+			// let the operator look (plan shows what is there now).
+			return fmt.Errorf("apply table %q: talking to the kernel failed; run knockc plan to see what is in place: %w", want.Name, err)
+		}
 		return fmt.Errorf("apply table %q: kernel rejected the batch, nothing changed: %s: %w", want.Name, c.diagnose(ops), err)
 	}
 	return nil
+}
+
+// isRejection reports whether a failed Flush is the kernel refusing the
+// batch (an error ack, after which it rolled everything back), rather than
+// the socket failing to carry the batch or its acks.
+func isRejection(err error) bool {
+	var op *netlink.OpError
+	if !errors.As(err, &op) {
+		return false
+	}
+	return op.Op == "receive" && !errors.Is(err, unix.ENOBUFS)
 }
 
 // op is one message of an apply batch, labelled for error messages.

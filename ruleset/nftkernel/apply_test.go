@@ -15,6 +15,7 @@ import (
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/examples"
 	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/specgen"
 	"github.com/knockc/knockc/ruleset"
 )
 
@@ -232,4 +233,32 @@ func mustParse(t *testing.T, spec string) *compiler.Spec {
 		t.Fatalf("Parse(spec) = %v", err)
 	}
 	return s
+}
+
+// A large table goes out as one batch: its messages and their acks must
+// fit the socket buffers (the defaults hold fewer than four doors).
+func TestIntegrationApplyManyDoors(t *testing.T) {
+	t.Parallel()
+	netns.RequireRoot(t, "ip")
+	ns := netns.New(t, "kbig")
+	conn, err := Open(ns.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	spec, err := compiler.Parse("big.toml", specgen.Doors(50, specgen.SmallSets))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := compiler.Compile(spec)
+	if err := conn.Apply(want, nil); err != nil {
+		t.Fatalf("Apply(50 doors) = %v", err)
+	}
+	have, err := conn.Read(want.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ruleset.Diff(want, have); !p.Empty() {
+		t.Fatalf("Diff after applying 50 doors = %s, want no changes", p.Summary())
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -44,6 +45,7 @@ func Open(netns string) (*Conn, error) {
 		c.ns, c.path = f, path
 		opts = append(opts, nftables.WithNetNSFd(int(f.Fd())))
 	}
+	opts = append(opts, nftables.WithSockOptions(forceBuffers))
 	c.opts = opts
 	nft, err := nftables.New(opts...)
 	if err != nil {
@@ -60,6 +62,33 @@ func (c *Conn) Close() error {
 		err := c.ns.Close()
 		c.ns = nil
 		return err
+	}
+	return nil
+}
+
+// batchBuffer is the send and receive buffer of every nf_tables socket: a
+// batch is one sendmsg (EMSGSIZE past the send buffer) and every message in
+// it is acked (ENOBUFS past the receive buffer; the default holds the acks
+// of fewer than four doors). nft raises its buffers the same way.
+const batchBuffer = 64 << 20
+
+// forceBuffers raises both buffers past net.core.{w,r}mem_max, which needs
+// CAP_NET_ADMIN (as every nf_tables change does anyway).
+func forceBuffers(nl *netlink.Conn) error {
+	rc, err := nl.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("set socket buffers: %w", err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = errors.Join(
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, batchBuffer),
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, batchBuffer))
+	}); err != nil {
+		return fmt.Errorf("set socket buffers: %w", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("set socket buffers: %w", serr)
 	}
 	return nil
 }
