@@ -50,6 +50,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			downCommand(),
 			knockCommand(),
 			importCommand(),
+			monitorCommand(),
 			demoCommand(),
 		},
 	}

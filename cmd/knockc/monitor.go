@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/monitor"
+	"github.com/knockc/knockc/internal/service"
+	"github.com/knockc/knockc/ruleset"
+	"github.com/knockc/knockc/ruleset/nftkernel"
+	"github.com/urfave/cli/v2"
+)
+
+func monitorCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "monitor",
+		Usage:     "run the daemon that starts and stops managed services and grants knockers (run it in the host's network namespace, e.g. under systemd)",
+		ArgsUsage: "FILE",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.DurationFlag{Name: "reconcile", Value: 2 * time.Second, Usage: "how often to read the pending and grant sets back from the kernel"},
+		},
+		Action: func(c *cli.Context) error {
+			spec, err := loadSpec(c, false)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+			if err != nil {
+				return cli.Exit(err.Error(), 1)
+			}
+			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return runMonitor(ctx, spec, log, c.Duration("reconcile"))
+		},
+	}
+}
+
+// runMonitor connects the kernel, the NFLOG events and the services of
+// spec to a monitor and runs it until ctx ends.
+func runMonitor(ctx context.Context, spec *compiler.Spec, log *slog.Logger, reconcile time.Duration) error {
+	conn, err := nftkernel.Open("")
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	defer conn.Close()
+	if have, err := conn.Read(spec.Table.Name); err != nil {
+		return cli.Exit(err.Error(), 1)
+	} else if p := ruleset.Diff(compiler.Compile(spec), have); !p.Empty() {
+		log.Warn("the kernel's table differs from the spec: run knockc apply", "table", spec.Table.Name, "plan", p.Summary())
+	}
+	raw := make(chan nftkernel.LogEvent, 1024)
+	listener, err := nftkernel.ListenLog(ctx, "", spec.Table.LogGroup, raw)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	defer listener.Close()
+	services := map[string]monitor.Service{}
+	for _, d := range spec.Doors {
+		if svc := doorService(d); svc != nil {
+			services[d.Name] = svc
+		}
+	}
+	m, err := monitor.New(monitor.Config{Spec: spec, Kernel: conn, Services: services, Logger: log, Reconcile: reconcile})
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	log.Info("monitor ready", "table", spec.Table.Name, "doors", len(spec.Doors), "managed", len(services), "nflog_group", spec.Table.LogGroup)
+	daemon.SdNotify(false, daemon.SdNotifyReady) // no-op unless run by systemd with Type=notify
+	err = m.Run(ctx, monitor.Events(ctx, raw, log), listener.Lost())
+	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	log.Info("monitor stopped")
+	return err
+}
+
+// doorService returns the service a managed door starts and stops, ready
+// once one of its protected TCP ports accepts locally; nil when unmanaged.
+func doorService(d *compiler.Door) monitor.Service {
+	var ports []uint16
+	for _, p := range d.Protect {
+		if p.Proto == ruleset.TCP {
+			ports = append(ports, p.Port)
+		}
+	}
+	switch {
+	case d.Service != "":
+		return service.Systemd(d.Service, service.WithReadyPorts(ports...))
+	case len(d.StartCommand) > 0:
+		return service.Command(d.StartCommand, d.StopCommand, service.WithReadyPorts(ports...))
+	}
+	return nil
+}
+
+// newLogger returns a slog logger writing text or JSON to w.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", format)
+}

@@ -1,0 +1,231 @@
+package monitor
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/ruleset"
+)
+
+// door serves one door's events one at a time, so a slow service start
+// holds up only its own door. It keeps the grant deadlines it knows of;
+// the kernel's sets stay the truth and every reconcile rereads them.
+type door struct {
+	m      *Monitor
+	spec   *compiler.Door
+	table  string
+	svc    Service
+	log    *slog.Logger
+	events chan Event
+	wake   chan struct{} // a pending reconcile (coalesced)
+
+	grants map[netip.Addr]time.Time // granted sources and when their grant ends
+	up     *bool                    // whether the service runs; nil: not known yet
+}
+
+func newDoor(m *Monitor, d *compiler.Door, svc Service) *door {
+	return &door{
+		m: m, spec: d, table: m.cfg.Spec.Table.Name, svc: svc,
+		log:    m.log.With("door", d.Name),
+		events: make(chan Event, 256),
+		wake:   make(chan struct{}, 1),
+		grants: map[netip.Addr]time.Time{},
+	}
+}
+
+// poke asks the door to reconcile soon; extra pokes fold into one.
+func (d *door) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *door) run(ctx context.Context) {
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	for {
+		d.resetExpiry(expiry)
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-d.events:
+			d.handle(ctx, ev)
+		case <-d.wake:
+			d.reconcile(ctx)
+		case <-expiry.C:
+			d.reconcile(ctx)
+		}
+	}
+}
+
+// resetExpiry arms the timer for the earliest grant deadline, so the door
+// notices the last grant ending without waiting for the next reconcile.
+func (d *door) resetExpiry(t *time.Timer) {
+	next := time.Hour
+	for _, end := range d.grants {
+		if left := time.Until(end) + 50*time.Millisecond; left < next {
+			next = max(left, time.Millisecond)
+		}
+	}
+	t.Reset(next)
+}
+
+func (d *door) handle(ctx context.Context, ev Event) {
+	switch ev.Seq {
+	case compiler.Open:
+		d.open(ctx, ev.Addr, ev.At, "knock")
+	case compiler.Close:
+		delete(d.grants, ev.Addr)
+		d.log.Info("door closed by knock", "addr", ev.Addr)
+		d.hook(d.spec.OnClose, "close", ev.Addr)
+		d.stopIfIdle(ctx)
+	}
+}
+
+// open grants addr: for a managed door it starts the service first and
+// moves addr from pending to granted; for an unmanaged door the kernel has
+// granted already and only the hook is left.
+func (d *door) open(ctx context.Context, addr netip.Addr, at time.Time, why string) {
+	f := family(addr)
+	if d.svc != nil {
+		if !d.ensureUp(ctx) {
+			return // addr stays pending; the next reconcile tries again
+		}
+		err := d.m.cfg.Kernel.Move(d.table, compiler.PendingSet(d.spec.Name, f), compiler.GrantSet(d.spec.Name, f), addr, d.spec.OpenFor)
+		if err != nil {
+			d.log.Error("grant failed", "addr", addr, "err", err)
+			return
+		}
+		latency := time.Since(at)
+		if d.m.cfg.Granted != nil {
+			d.m.cfg.Granted(d.spec.Name, addr, latency)
+		}
+		d.log.Info("door opened", "addr", addr, "by", why, "open_for", d.spec.OpenFor, "latency", latency)
+	} else {
+		d.log.Info("door opened", "addr", addr, "by", why, "open_for", d.spec.OpenFor)
+	}
+	d.grants[addr] = time.Now().Add(d.spec.OpenFor)
+	d.hook(d.spec.OnOpen, "open", addr)
+}
+
+// ensureUp starts the service unless it is known to run, waiting at most
+// the door's start_timeout. It reports whether the service is up.
+func (d *door) ensureUp(ctx context.Context) bool {
+	if d.up != nil && *d.up {
+		return true
+	}
+	sctx, cancel := context.WithTimeout(ctx, d.spec.StartTimeout)
+	defer cancel()
+	t0 := time.Now()
+	if err := d.svc.Start(sctx); err != nil {
+		d.log.Error("service did not start", "service", d.svc.String(), "err", err)
+		d.up = nil // unknown: ask again next time
+		return false
+	}
+	d.setUp(true)
+	d.log.Info("service started", "service", d.svc.String(), "took", time.Since(t0))
+	return true
+}
+
+// stopIfIdle stops the service when the door has no grant and no pending
+// knocker left. It rereads the kernel's sets first: they are the truth.
+func (d *door) stopIfIdle(ctx context.Context) {
+	if d.svc == nil || len(d.grants) > 0 {
+		return
+	}
+	if pending, err := d.read(compiler.PendingSet); err != nil || len(pending) > 0 {
+		return
+	}
+	if grants, err := d.read(compiler.GrantSet); err != nil || len(grants) > 0 {
+		return
+	}
+	if d.up != nil && !*d.up {
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, d.spec.StartTimeout)
+	defer cancel()
+	if err := d.svc.Stop(sctx); err != nil {
+		d.log.Error("service did not stop", "service", d.svc.String(), "err", err)
+		d.up = nil
+		return
+	}
+	d.setUp(false)
+	d.log.Info("service stopped: no grant left", "service", d.svc.String())
+}
+
+// reconcile brings the door in line with the kernel's sets: serves pending
+// knockers, learns grants it missed, notices grants that ended, and starts
+// or stops the service to match.
+func (d *door) reconcile(ctx context.Context) {
+	grants, err := d.read(compiler.GrantSet)
+	if err != nil {
+		d.log.Error("reconcile: read grants", "err", err)
+		return
+	}
+	seen := map[netip.Addr]bool{}
+	now := time.Now()
+	for _, e := range grants {
+		seen[e.Addr] = true
+		if _, known := d.grants[e.Addr]; !known {
+			d.log.Info("grant found in the kernel", "addr", e.Addr, "left", e.Expires)
+		}
+		d.grants[e.Addr] = now.Add(e.Expires)
+	}
+	for addr := range d.grants {
+		if !seen[addr] {
+			delete(d.grants, addr)
+			d.log.Info("grant ended", "addr", addr)
+			d.hook(d.spec.OnClose, "expire", addr)
+		}
+	}
+	if d.svc == nil {
+		return
+	}
+	// Ask every time: the service may have died or been stopped by hand.
+	if active, err := d.svc.Active(ctx); err != nil {
+		d.log.Error("reconcile: service state", "service", d.svc.String(), "err", err)
+		d.up = nil
+	} else {
+		d.setUp(active)
+	}
+	pending, err := d.read(compiler.PendingSet)
+	if err != nil {
+		d.log.Error("reconcile: read pending", "err", err)
+		return
+	}
+	for _, e := range pending {
+		d.open(ctx, e.Addr, now, "reconcile")
+	}
+	switch {
+	case len(d.grants) > 0:
+		d.ensureUp(ctx) // a grant whose service is down would lock its knocker out
+	default:
+		d.stopIfIdle(ctx)
+	}
+}
+
+// read returns the elements of one of the door's sets, both families.
+func (d *door) read(name func(string, ruleset.Family) string) ([]ruleset.Element, error) {
+	var out []ruleset.Element
+	for _, f := range d.spec.Families {
+		elems, err := d.m.cfg.Kernel.Elements(d.table, name(d.spec.Name, f))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, elems...)
+	}
+	return out, nil
+}
+
+func (d *door) setUp(v bool) { d.up = &v }
+
+func family(a netip.Addr) ruleset.Family {
+	if a.Is4() {
+		return ruleset.IPv4
+	}
+	return ruleset.IPv6
+}

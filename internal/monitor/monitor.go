@@ -1,0 +1,130 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/ruleset"
+)
+
+// Kernel is what the monitor needs of nf_tables; nftkernel.Conn has it.
+type Kernel interface {
+	// Elements lists a set's addresses with their time left.
+	Elements(table, set string) ([]ruleset.Element, error)
+	// Move puts addr in set to with timeout and takes it out of from, in one batch.
+	Move(table, from, to string, addr netip.Addr, timeout time.Duration) error
+}
+
+// Service is a door's managed service (a systemd unit or start/stop argv).
+type Service interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Active(ctx context.Context) (bool, error)
+	String() string
+}
+
+// Event is one completed sequence.
+type Event struct {
+	Door string
+	Seq  compiler.Seq
+	Addr netip.Addr
+	At   time.Time // when the event reached the monitor
+}
+
+// Config holds what a Monitor needs; zero durations get defaults.
+type Config struct {
+	Spec     *compiler.Spec
+	Kernel   Kernel
+	Services map[string]Service // by door name, for managed doors
+	Logger   *slog.Logger
+	// Reconcile is how often the sets are read back (default 2s).
+	Reconcile time.Duration
+	// HookTimeout bounds on_open/on_close hooks (default 10s).
+	HookTimeout time.Duration
+	// Granted, when set, is called after each grant with the time from
+	// event to grant: for benchmarks.
+	Granted func(door string, addr netip.Addr, latency time.Duration)
+}
+
+// Monitor reacts to door events; see the package doc.
+type Monitor struct {
+	cfg   Config
+	log   *slog.Logger
+	doors map[string]*door
+}
+
+// New checks cfg and returns a monitor; it fails when a managed door has
+// no service.
+func New(cfg Config) (*Monitor, error) {
+	if cfg.Reconcile <= 0 {
+		cfg.Reconcile = 2 * time.Second
+	}
+	if cfg.HookTimeout <= 0 {
+		cfg.HookTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Monitor{cfg: cfg, log: cfg.Logger, doors: map[string]*door{}}
+	for _, d := range cfg.Spec.Doors {
+		svc := cfg.Services[d.Name]
+		if d.Managed() && svc == nil {
+			return nil, fmt.Errorf("monitor: door %q manages a service but none was given", d.Name)
+		}
+		m.doors[d.Name] = newDoor(m, d, svc)
+	}
+	return m, nil
+}
+
+// Run serves events until ctx ends. A signal on lost (events dropped by
+// the kernel) triggers an immediate reconcile. Run returns nil when ctx
+// ends; services are left as they are, so a restart finds them running.
+func (m *Monitor) Run(ctx context.Context, events <-chan Event, lost <-chan struct{}) error {
+	done := make(chan struct{})
+	for _, d := range m.doors {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			d.run(ctx)
+		}()
+	}
+	m.reconcileAll()
+	tick := time.NewTicker(m.cfg.Reconcile)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			for range m.doors {
+				<-done
+			}
+			return nil
+		case ev := <-events:
+			d := m.doors[ev.Door]
+			if d == nil {
+				m.log.Warn("event for a door not in the spec", "door", ev.Door, "seq", ev.Seq, "addr", ev.Addr)
+				continue
+			}
+			select {
+			case d.events <- ev:
+			default:
+				m.log.Warn("door busy: event left to reconcile", "door", ev.Door, "addr", ev.Addr)
+				d.poke()
+			}
+		case <-lost:
+			m.log.Warn("kernel dropped events (socket buffer full): reconciling from the sets")
+			m.reconcileAll()
+		case <-tick.C:
+			m.reconcileAll()
+		}
+	}
+}
+
+// reconcileAll asks every door to reconcile from the kernel.
+func (m *Monitor) reconcileAll() {
+	for _, d := range m.doors {
+		d.poke()
+	}
+}
