@@ -70,6 +70,28 @@ func Create(prefix string) (*NS, error) {
 	return n, nil
 }
 
+// Attach returns the existing namespace /run/netns/name (one the test did
+// not make, e.g. a booted systemd's) for Do, Exec and Link; the test's
+// cleanup closes the handle and leaves the namespace alone. The id used in
+// interface names is prefix, at most 6 characters.
+func Attach(t testing.TB, name, prefix string) *NS {
+	t.Helper()
+	n := &NS{Name: name, id: cleanPrefix(prefix), fd: -1}
+	if len(n.id) > 6 {
+		n.id = n.id[:6]
+	}
+	f, err := os.Open(n.Path())
+	if err != nil {
+		t.Fatalf("netns: attach %q: %v", name, err)
+	}
+	n.file, n.fd = f, int(f.Fd())
+	t.Cleanup(func() {
+		f.Close()
+		n.file, n.fd = nil, -1
+	})
+	return n
+}
+
 // Remove kills what still runs inside n and deletes it, as New's cleanup does.
 func (n *NS) Remove() error { return n.remove() }
 
