@@ -91,6 +91,7 @@ func (m *Monitor) Run(ctx context.Context, events <-chan Event, lost <-chan stru
 			d.run(ctx)
 		}()
 	}
+	m.check(ctx)
 	m.reconcileAll()
 	tick := time.NewTicker(m.cfg.Reconcile)
 	defer tick.Stop()
@@ -118,6 +119,28 @@ func (m *Monitor) Run(ctx context.Context, events <-chan Event, lost <-chan stru
 			m.reconcileAll()
 		case <-tick.C:
 			m.reconcileAll()
+		}
+	}
+}
+
+// checker is a service that can tell what is wrong with its setup.
+type checker interface {
+	Check(ctx context.Context) ([]string, error)
+}
+
+// check logs what the services' own setup gets wrong, once at start.
+func (m *Monitor) check(ctx context.Context) {
+	for name, d := range m.doors {
+		c, ok := d.svc.(checker)
+		if !ok {
+			continue
+		}
+		warnings, err := c.Check(ctx)
+		if err != nil {
+			m.log.Warn("cannot check the service", "door", name, "err", err)
+		}
+		for _, w := range warnings {
+			m.log.Warn(w, "door", name)
 		}
 	}
 }

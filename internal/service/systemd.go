@@ -137,3 +137,22 @@ func (s *systemd) job(ctx context.Context, verb string, queue func(*sddbus.Conn,
 		return fmt.Errorf("%s %s: %w", verb, s, ctx.Err())
 	}
 }
+
+// Check returns warnings about the unit's setup: a KillMode other than
+// "process" makes systemd kill every process of the unit on stop, so
+// stopping it after the last grant would end the sessions it served
+// (Debian's ssh.service has KillMode=process for this reason).
+func (s *systemd) Check(ctx context.Context) ([]string, error) {
+	c, err := s.bus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.GetServicePropertyContext(ctx, s.unit, "KillMode")
+	if err != nil {
+		return nil, fmt.Errorf("%s: read KillMode: %w", s, err)
+	}
+	if mode := strings.Trim(p.Value.String(), `"`); mode != "process" {
+		return []string{fmt.Sprintf("%s has KillMode=%s: stopping it after the last grant ends established sessions too; set KillMode=process", s, mode)}, nil
+	}
+	return nil, nil
+}

@@ -66,8 +66,14 @@ func TestIntegrationSystemdUnit(t *testing.T) {
 			t.Fatalf("round %d: Active() after Stop = true", round)
 		}
 	}
+	warnings, err := svc.(interface {
+		Check(context.Context) ([]string, error)
+	}).Check(ctx)
+	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], "KillMode=control-group") {
+		t.Fatalf("Check() of a unit with the default KillMode = %q, %v; want one KillMode warning", warnings, err)
+	}
 	missing := Systemd("no-such-unit.service", WithBusAddress(m.BusAddress()))
-	err := missing.Start(ctx)
+	err = missing.Start(ctx)
 	if err == nil || !strings.Contains(err.Error(), `"no-such-unit.service"`) {
 		t.Fatalf("Start(no such unit) = %v, want an error naming the unit", err)
 	}
