@@ -69,16 +69,40 @@ func runMonitor(ctx context.Context, spec *compiler.Spec, log *slog.Logger, reco
 			services[d.Name] = svc
 		}
 	}
-	m, err := monitor.New(monitor.Config{Spec: spec, Kernel: conn, Services: services, Logger: log, Reconcile: reconcile})
+	cfg := monitor.Config{Spec: spec, Kernel: conn, Services: services, Logger: log, Reconcile: reconcile}
+	held := make(chan nftkernel.HeldPacket, 4096)
+	if holds(spec) {
+		q, err := nftkernel.ListenQueue(ctx, "", spec.Table.HoldQueue, heldQueueLen, held)
+		if err != nil {
+			return cli.Exit(err.Error(), 1)
+		}
+		defer q.Close()
+		cfg.Verdicts = q
+	}
+	m, err := monitor.New(cfg)
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
-	log.Info("monitor ready", "table", spec.Table.Name, "doors", len(spec.Doors), "managed", len(services), "nflog_group", spec.Table.LogGroup)
+	log.Info("monitor ready", "table", spec.Table.Name, "doors", len(spec.Doors), "managed", len(services), "nflog_group", spec.Table.LogGroup, "hold_queue", cfg.Verdicts != nil)
 	daemon.SdNotify(false, daemon.SdNotifyReady) // no-op unless run by systemd with Type=notify
-	err = m.Run(ctx, monitor.Events(ctx, raw, log), listener.Lost())
+	err = m.Run(ctx, monitor.Events(ctx, raw, log), held, listener.Lost())
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
 	log.Info("monitor stopped")
 	return err
+}
+
+// heldQueueLen bounds the packets the kernel holds in knockc's queue;
+// more are dropped and counted by the kernel (their clients resend).
+const heldQueueLen = 1024
+
+// holds reports whether a managed door holds its pending knockers' packets.
+func holds(spec *compiler.Spec) bool {
+	for _, d := range spec.Doors {
+		if d.Managed() && d.Hold {
+			return true
+		}
+	}
+	return false
 }
 
 // doorService returns the service a managed door starts and stops, ready

@@ -8,6 +8,7 @@ import (
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/ruleset"
+	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 
 // door serves one door's events one at a time, so a slow service start
@@ -20,17 +21,31 @@ type door struct {
 	svc    Service
 	log    *slog.Logger
 	events chan Event
+	held   chan nftkernel.HeldPacket
 	wake   chan struct{} // a pending reconcile (coalesced)
 
 	grants map[netip.Addr]time.Time // granted sources and when their grant ends
+	holds  map[netip.Addr][]hold    // packets of pending sources, held in NFQUEUE
 	up     *bool                    // whether the service runs; nil: not known yet
 }
+
+// hold is one packet held in the kernel's queue and when to give up on it.
+type hold struct {
+	id       uint32
+	deadline time.Time
+}
+
+// maxHeldPerSource bounds the packets held for one source; more are
+// dropped (the client resends them).
+const maxHeldPerSource = 64
 
 func newDoor(m *Monitor, d *compiler.Door, svc Service) *door {
 	return &door{
 		m: m, spec: d, table: m.cfg.Spec.Table.Name, svc: svc,
 		log:    m.log.With("door", d.Name),
 		events: make(chan Event, 256),
+		held:   make(chan nftkernel.HeldPacket, 1024),
+		holds:  map[netip.Addr][]hold{},
 		wake:   make(chan struct{}, 1),
 		grants: map[netip.Addr]time.Time{},
 	}
@@ -54,9 +69,12 @@ func (d *door) run(ctx context.Context) {
 			return
 		case ev := <-d.events:
 			d.handle(ctx, ev)
+		case hp := <-d.held:
+			d.hold(hp)
 		case <-d.wake:
 			d.reconcile(ctx)
 		case <-expiry.C:
+			d.expireHolds()
 			d.reconcile(ctx)
 		}
 	}
@@ -69,6 +87,13 @@ func (d *door) resetExpiry(t *time.Timer) {
 	for _, end := range d.grants {
 		if left := time.Until(end) + 50*time.Millisecond; left < next {
 			next = max(left, time.Millisecond)
+		}
+	}
+	for _, hs := range d.holds {
+		for _, h := range hs {
+			if left := time.Until(h.deadline); left < next {
+				next = max(left, time.Millisecond)
+			}
 		}
 	}
 	t.Reset(next)
@@ -109,7 +134,69 @@ func (d *door) open(ctx context.Context, addr netip.Addr, at time.Time, why stri
 		d.log.Info("door opened", "addr", addr, "by", why, "open_for", d.spec.OpenFor)
 	}
 	d.grants[addr] = time.Now().Add(d.spec.OpenFor)
+	d.release(addr)
 	d.hook(d.spec.OnOpen, "open", addr)
+}
+
+// hold keeps a pending source's packet until its grant is in place, or
+// lets it go at once when the source is granted already.
+func (d *door) hold(hp nftkernel.HeldPacket) {
+	addr := hp.Src.Unmap()
+	if end, ok := d.grants[addr]; ok && time.Now().Before(end) {
+		d.m.verdict("accept", hp.ID, d.m.cfg.Verdicts.Accept(hp.ID))
+		return
+	}
+	if len(d.holds[addr]) >= maxHeldPerSource {
+		d.log.Warn("too many packets held for one source: dropped, its client will resend", "addr", addr)
+		d.m.verdict("drop", hp.ID, d.m.cfg.Verdicts.Drop(hp.ID))
+		return
+	}
+	d.holds[addr] = append(d.holds[addr], hold{id: hp.ID, deadline: time.Now().Add(d.spec.StartTimeout)})
+}
+
+// release lets every packet held for addr go on: its grant is in place.
+func (d *door) release(addr netip.Addr) {
+	hs := d.holds[addr]
+	if len(hs) == 0 {
+		return
+	}
+	delete(d.holds, addr)
+	for _, h := range hs {
+		d.m.verdict("accept", h.id, d.m.cfg.Verdicts.Accept(h.id))
+	}
+	d.log.Info("held packets released", "addr", addr, "packets", len(hs))
+}
+
+// expireHolds answers packets held past the door's start_timeout like a
+// closed port: the source leaves the pending set, and the packet goes
+// through the hook again, where the gate now rejects (or drops) it.
+func (d *door) expireHolds() {
+	now := time.Now()
+	for addr, hs := range d.holds {
+		var keep []hold
+		expired := 0
+		for _, h := range hs {
+			if now.Before(h.deadline) {
+				keep = append(keep, h)
+				continue
+			}
+			if expired == 0 {
+				if err := d.m.cfg.Kernel.Remove(d.table, compiler.PendingSet(d.spec.Name, family(addr)), addr); err != nil {
+					d.log.Error("take a source out of pending", "addr", addr, "err", err)
+				}
+			}
+			expired++
+			d.m.verdict("repeat", h.id, d.m.cfg.Verdicts.Repeat(h.id))
+		}
+		if expired > 0 {
+			d.log.Warn("service not up in time: held packets answered like a closed port", "addr", addr, "packets", expired, "start_timeout", d.spec.StartTimeout)
+		}
+		if len(keep) == 0 {
+			delete(d.holds, addr)
+		} else {
+			d.holds[addr] = keep
+		}
+	}
 }
 
 // ensureUp starts the service unless it is known to run, waiting at most
@@ -180,6 +267,11 @@ func (d *door) reconcile(ctx context.Context) {
 			delete(d.grants, addr)
 			d.log.Info("grant ended", "addr", addr)
 			d.hook(d.spec.OnClose, "expire", addr)
+		}
+	}
+	for addr := range d.holds {
+		if seen[addr] {
+			d.release(addr)
 		}
 	}
 	if d.svc == nil {

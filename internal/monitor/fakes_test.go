@@ -69,6 +69,40 @@ func (k *fakeKernel) Move(table, from, to string, a netip.Addr, timeout time.Dur
 	return nil
 }
 
+func (k *fakeKernel) Remove(table, set string, a netip.Addr) error {
+	k.mu.Lock()
+	*k.log = append(*k.log, "remove "+a.String()+" from "+set)
+	k.mu.Unlock()
+	k.del(set, a)
+	return nil
+}
+
+// fakeVerdicts records the verdict given to each held packet.
+type fakeVerdicts struct {
+	mu  sync.Mutex
+	got map[uint32]string
+}
+
+func (v *fakeVerdicts) set(id uint32, verdict string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.got == nil {
+		v.got = map[uint32]string{}
+	}
+	v.got[id] = verdict
+	return nil
+}
+
+func (v *fakeVerdicts) Accept(id uint32) error { return v.set(id, "accept") }
+func (v *fakeVerdicts) Repeat(id uint32) error { return v.set(id, "repeat") }
+func (v *fakeVerdicts) Drop(id uint32) error   { return v.set(id, "drop") }
+
+func (v *fakeVerdicts) of(id uint32) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.got[id]
+}
+
 // fakeService records starts and stops; startErr makes Start fail.
 type fakeService struct {
 	mu       sync.Mutex

@@ -54,6 +54,11 @@ type sshEnv struct {
 // newSSHEnv prepares the namespaces and the spec; startPrefix, when given,
 // wraps sshd's start argv (e.g. to make the start slow).
 func newSSHEnv(t *testing.T, openFor string, startPrefix ...string) *sshEnv {
+	return newSSHEnvWith(t, openFor, "", startPrefix...)
+}
+
+// newSSHEnvWith is newSSHEnv with extra door lines.
+func newSSHEnvWith(t *testing.T, openFor, extra string, startPrefix ...string) *sshEnv {
 	t.Helper()
 	netns.RequireRoot(t, "ip", "nft", "sshd", "ssh", "ssh-keygen")
 	pair := netns.NewPair(t)
@@ -66,7 +71,8 @@ protect        = ["22/tcp"]
 open_for       = %q
 start_command  = %s
 stop_command   = %s
-`, openFor, tomlArray(start), tomlArray(sshd.StopArgv()))
+%s
+`, openFor, tomlArray(start), tomlArray(sshd.StopArgv()), extra)
 	path := filepath.Join(t.TempDir(), "knock.toml")
 	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
 		t.Fatal(err)

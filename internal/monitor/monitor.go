@@ -9,6 +9,7 @@ import (
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/ruleset"
+	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 
 // Kernel is what the monitor needs of nf_tables; nftkernel.Conn has it.
@@ -17,6 +18,16 @@ type Kernel interface {
 	Elements(table, set string) ([]ruleset.Element, error)
 	// Move puts addr in set to with timeout and takes it out of from, in one batch.
 	Move(table, from, to string, addr netip.Addr, timeout time.Duration) error
+	// Remove takes addr out of set; an address not there is not an error.
+	Remove(table, set string, addr netip.Addr) error
+}
+
+// Verdicts decides the fate of packets held in NFQUEUE; nftkernel's
+// QueueListener has it.
+type Verdicts interface {
+	Accept(id uint32) error // go on: the host firewall decides
+	Repeat(id uint32) error // through the hook again: meets the gate anew
+	Drop(id uint32) error
 }
 
 // Service is a door's managed service (a systemd unit or start/stop argv).
@@ -40,6 +51,7 @@ type Config struct {
 	Spec     *compiler.Spec
 	Kernel   Kernel
 	Services map[string]Service // by door name, for managed doors
+	Verdicts Verdicts           // for held packets; nil when nothing is held
 	Logger   *slog.Logger
 	// Reconcile is how often the sets are read back (default 2s).
 	Reconcile time.Duration
@@ -55,6 +67,7 @@ type Monitor struct {
 	cfg   Config
 	log   *slog.Logger
 	doors map[string]*door
+	ports map[compiler.Step]*door // protected port → its door, to route held packets
 }
 
 // New checks cfg and returns a monitor; it fails when a managed door has
@@ -69,21 +82,26 @@ func New(cfg Config) (*Monitor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Monitor{cfg: cfg, log: cfg.Logger, doors: map[string]*door{}}
+	m := &Monitor{cfg: cfg, log: cfg.Logger, doors: map[string]*door{}, ports: map[compiler.Step]*door{}}
 	for _, d := range cfg.Spec.Doors {
 		svc := cfg.Services[d.Name]
 		if d.Managed() && svc == nil {
 			return nil, fmt.Errorf("monitor: door %q manages a service but none was given", d.Name)
 		}
 		m.doors[d.Name] = newDoor(m, d, svc)
+		for _, p := range d.Protect {
+			m.ports[p] = m.doors[d.Name]
+		}
 	}
 	return m, nil
 }
 
-// Run serves events until ctx ends. A signal on lost (events dropped by
-// the kernel) triggers an immediate reconcile. Run returns nil when ctx
-// ends; services are left as they are, so a restart finds them running.
-func (m *Monitor) Run(ctx context.Context, events <-chan Event, lost <-chan struct{}) error {
+// Run serves events and held packets until ctx ends. A signal on lost
+// (events dropped by the kernel) triggers an immediate reconcile. Run
+// returns nil when ctx ends; services are left as they are, so a restart
+// finds them running, and packets still held are dropped by the kernel
+// when the queue is unbound (their clients resend them).
+func (m *Monitor) Run(ctx context.Context, events <-chan Event, held <-chan nftkernel.HeldPacket, lost <-chan struct{}) error {
 	done := make(chan struct{})
 	for _, d := range m.doors {
 		go func() {
@@ -114,6 +132,18 @@ func (m *Monitor) Run(ctx context.Context, events <-chan Event, lost <-chan stru
 				m.log.Warn("door busy: event left to reconcile", "door", ev.Door, "addr", ev.Addr)
 				d.poke()
 			}
+		case hp := <-held:
+			d := m.ports[compiler.Step{Port: hp.Port, Proto: hp.Proto}]
+			if d == nil || m.cfg.Verdicts == nil {
+				m.verdict("drop", hp.ID, m.drop(hp.ID))
+				continue
+			}
+			select {
+			case d.held <- hp:
+			default:
+				m.log.Warn("door busy: held packet dropped, its client will resend", "door", d.spec.Name, "addr", hp.Src)
+				m.verdict("drop", hp.ID, m.drop(hp.ID))
+			}
 		case <-lost:
 			m.log.Warn("kernel dropped events (socket buffer full): reconciling from the sets")
 			m.reconcileAll()
@@ -142,6 +172,20 @@ func (m *Monitor) check(ctx context.Context) {
 		for _, w := range warnings {
 			m.log.Warn(w, "door", name)
 		}
+	}
+}
+
+func (m *Monitor) drop(id uint32) error {
+	if m.cfg.Verdicts == nil {
+		return nil
+	}
+	return m.cfg.Verdicts.Drop(id)
+}
+
+// verdict logs a verdict the kernel refused (the packet is then gone).
+func (m *Monitor) verdict(what string, id uint32, err error) {
+	if err != nil {
+		m.log.Warn("verdict refused", "verdict", what, "id", id, "err", err)
 	}
 }
 

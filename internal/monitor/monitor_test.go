@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/ruleset"
+	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 
 // harness runs a monitor over fakes for one test.
@@ -19,7 +21,9 @@ type harness struct {
 	t      *testing.T
 	kernel *fakeKernel
 	svc    *fakeService
+	verd   *fakeVerdicts
 	events chan Event
+	held   chan nftkernel.HeldPacket
 	lost   chan struct{}
 	calls  []string
 	mu     sync.Mutex
@@ -43,19 +47,19 @@ func startMonitor(t *testing.T, spec string, prepare func(h *harness)) *harness 
 	if err != nil {
 		t.Fatalf("Parse(spec) = %v", err)
 	}
-	h := &harness{t: t, events: make(chan Event, 16), lost: make(chan struct{}, 1)}
+	h := &harness{t: t, events: make(chan Event, 16), held: make(chan nftkernel.HeldPacket, 16), lost: make(chan struct{}, 1), verd: &fakeVerdicts{}}
 	h.kernel = newFakeKernel(&h.calls)
 	h.svc = &fakeService{log: &h.calls}
 	if prepare != nil {
 		prepare(h)
 	}
-	m, err := New(Config{Spec: s, Kernel: h.kernel, Services: map[string]Service{"ssh": h.svc}, Reconcile: 100 * time.Millisecond})
+	m, err := New(Config{Spec: s, Kernel: h.kernel, Services: map[string]Service{"ssh": h.svc}, Verdicts: h.verd, Reconcile: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- m.Run(ctx, h.events, h.lost) }()
+	go func() { done <- m.Run(ctx, h.events, h.held, h.lost) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -194,4 +198,54 @@ on_close = ` + hook + `
 	if h.kernel.moves != 0 {
 		t.Errorf("unmanaged door: %d kernel moves, want 0 (the kernel grants by itself)", h.kernel.moves)
 	}
+}
+
+func heldSYN(id uint32, from netip.Addr) nftkernel.HeldPacket {
+	return nftkernel.HeldPacket{ID: id, Src: from, Port: 22, Proto: ruleset.TCP, At: time.Now()}
+}
+
+// A pending knocker's SYN waits in the queue and goes on once the grant is
+// in place, not before; a granted source's packet goes on at once.
+func TestHeldPacketReleasedOnGrant(t *testing.T) {
+	h := startMonitor(t, managedSpec("1m"), func(h *harness) { h.svc.failStart(errNoStart) })
+	h.kernel.put("ssh_pending_v4", alice, 30*time.Second)
+	h.held <- heldSYN(1, alice)
+	h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
+	time.Sleep(200 * time.Millisecond)
+	if v := h.verd.of(1); v != "" {
+		t.Fatalf("held SYN got %q while the service could not start, want it still held", v)
+	}
+	h.svc.failStart(nil)
+	h.waitFor("the held SYN released after the grant", func() bool { return h.verd.of(1) == "accept" })
+	if !h.kernel.has("ssh_grant_v4", alice) {
+		t.Fatal("held SYN released before alice's grant")
+	}
+	h.held <- heldSYN(2, alice)
+	h.waitFor("a granted source's packet let go at once", func() bool { return h.verd.of(2) == "accept" })
+}
+
+// A packet held past start_timeout is answered like a closed port: the
+// source leaves pending and the packet meets the gate again.
+func TestHeldPacketExpires(t *testing.T) {
+	spec := managedSpec("1m") + "start_timeout = \"1s\"\n"
+	h := startMonitor(t, spec, func(h *harness) { h.svc.failStart(errNoStart) })
+	h.kernel.put("ssh_pending_v6", bob, 30*time.Second)
+	h.held <- heldSYN(7, bob)
+	t0 := time.Now()
+	h.waitFor("the held SYN sent back through the hook", func() bool { return h.verd.of(7) == "repeat" })
+	if d := time.Since(t0); d < 900*time.Millisecond {
+		t.Fatalf("held SYN let go after %v, want start_timeout (1s)", d)
+	}
+	if h.kernel.has("ssh_pending_v6", bob) {
+		t.Fatal("bob still pending after his held SYN expired: the repeat would queue it again")
+	}
+}
+
+// A packet to a port no door protects is dropped, not held.
+func TestHeldPacketForUnknownPortDropped(t *testing.T) {
+	h := startMonitor(t, managedSpec("1m"), nil)
+	hp := heldSYN(9, alice)
+	hp.Port = 2222
+	h.held <- hp
+	h.waitFor("the stray packet dropped", func() bool { return h.verd.of(9) == "drop" })
 }
