@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,4 +77,110 @@ func TestIntegrationHeldSYNConnectsAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// queueStats reads the server's nfnetlink_queue line for knockc's queue:
+// packets the kernel ever queued (id_sequence) and dropped for overflow.
+func (e *sshEnv) queueStats(num int) (queued, dropped int) {
+	e.t.Helper()
+	out, err := e.pair.Server.Exec("cat", "/proc/net/netfilter/nfnetlink_queue")
+	if err != nil {
+		return 0, 0 // no queue bound yet
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 8 && f[0] == strconv.Itoa(num) {
+			queued, _ = strconv.Atoi(f[7])
+			dropped, _ = strconv.Atoi(f[5])
+			return queued, dropped
+		}
+	}
+	return 0, 0
+}
+
+// Only pending knockers' packets ever reach userspace: a scan of the
+// protected, knock and other ports queues nothing; the knocker's SYN does.
+func TestIntegrationScannerNeverReachesTheQueue(t *testing.T) {
+	t.Parallel()
+	e := newSSHEnv(t, "1m")
+	e.startMonitor()
+	scanner := e.pair.AddClient(t)
+	for port := 1; port <= 1100; port++ {
+		scanner.Connect(scanner.ServerV4, uint16(port), 50*time.Millisecond)
+	}
+	// A sequential scan across the knock ports, as nmap -r does: strict
+	// mode keeps it from opening the door, so its later SYNs to 22 are
+	// rejected in the kernel, never queued.
+	for port := 6990; port <= 9010; port++ {
+		scanner.KnockTCP(scanner.ServerV4, uint16(port))
+	}
+	for i := 0; i < 3; i++ {
+		scanner.Connect(scanner.ServerV4, 22, 50*time.Millisecond)
+	}
+	if queued, _ := e.queueStats(compiler.DefaultLogGroup); queued != 0 {
+		t.Fatalf("after a scan, the kernel queued %d packets to knockc, want 0", queued)
+	}
+	if _, err := e.knockThenConnect(e.pair.ServerV4, 5*time.Second); err != nil {
+		t.Fatalf("knock + connect: %v", err)
+	}
+	if queued, _ := e.queueStats(compiler.DefaultLogGroup); queued < 1 {
+		t.Fatalf("after the knocker's connect, the kernel queued %d packets, want ≥ 1 (the counter must see held SYNs)", queued)
+	}
+}
+
+// Fail closed: with no monitor bound, a pending knocker's SYN is dropped,
+// not let through; once the monitor is up, the client's own retransmission
+// gets in.
+func TestIntegrationHeldSYNFailsClosedWithoutMonitor(t *testing.T) {
+	t.Parallel()
+	e := newSSHEnv(t, "1m")
+	type result struct {
+		took time.Duration
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		took, err := e.knockThenConnect(e.pair.ServerV4, 10*time.Second)
+		done <- result{took, err}
+	}()
+	time.Sleep(400 * time.Millisecond) // the first SYN meets no monitor
+	if e.sshd.Running() {
+		t.Fatal("sshd runs without a monitor")
+	}
+	e.startMonitor()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("connect after the monitor came up: %v\nmonitor log:\n%s", r.err, e.mon.out.String())
+	}
+	if r.took < 900*time.Millisecond {
+		t.Fatalf("connect took %s: the first SYN must have been dropped (fail closed), want ≥ 1 s", r.took)
+	}
+	t.Logf("no monitor at the first SYN: connected on a retransmission after %s", r.took.Round(time.Millisecond))
+}
+
+// SIGKILL while the knocker's SYN is held: the kernel drops it, the
+// restarted monitor's reconcile finishes the grant, and the client's
+// retransmission gets in; nobody stays pending.
+func TestIntegrationMonitorKilledWhileHolding(t *testing.T) {
+	t.Parallel()
+	e := newSSHEnv(t, "1m", "/bin/sh", "-c", `sleep 1.5; exec "$0" "$@"`)
+	m := e.startMonitor()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.knockThenConnect(e.pair.ServerV4, 15*time.Second)
+		done <- err
+	}()
+	time.Sleep(500 * time.Millisecond) // knocked; SYN held; sshd still starting
+	if queued, _ := e.queueStats(compiler.DefaultLogGroup); queued < 1 {
+		t.Fatalf("no packet was held when the monitor was killed (queued %d)", queued)
+	}
+	m.kill(syscall.SIGKILL)
+	e.startMonitor()
+	if err := <-done; err != nil {
+		t.Fatalf("connect after the monitor was killed holding its SYN: %v\nmonitor log:\n%s", err, e.mon.out.String())
+	}
+	e.waitFor("no source left pending", func() bool {
+		out, _ := e.pair.Server.Exec("nft", "list", "set", "inet", "knockc", "ssh_pending_v4")
+		return !strings.Contains(out, "elements")
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/netns"
@@ -83,7 +84,16 @@ service        = "knock-sshd.service"
 	if unitActive() {
 		t.Fatal("the sshd unit runs before any knock")
 	}
-	e.knock(7000, 8000, 9000)
+	// One plain connect after the knock: the SYN waits in the queue while
+	// systemd starts the unit, then completes at once.
+	took, err := e.knockThenConnect(link.ServerV4, 5*time.Second)
+	if err != nil {
+		t.Fatalf("one connect after the knock: %v\nmonitor log:\n%s", err, out.String())
+	}
+	t.Logf("knock, then one connect through a unit started over D-Bus: %s", took.Round(time.Millisecond))
+	if took > 700*time.Millisecond {
+		t.Errorf("connect took %s, want the unit's start time plus a few ms, not a SYN retransmission", took)
+	}
 	sess := e.login()
 	if !unitActive() {
 		t.Fatal("the sshd unit does not run after the knock")
