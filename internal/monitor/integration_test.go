@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 // sshEnv is a server namespace with knockc's table applied and a managed
 // door whose service is a real sshd, and a client namespace.
 type sshEnv struct {
-	t    *testing.T
+	t    testing.TB
 	pair *netns.Pair
 	sshd *sshdtest.Server
 	spec string
@@ -53,12 +53,12 @@ type sshEnv struct {
 
 // newSSHEnv prepares the namespaces and the spec; startPrefix, when given,
 // wraps sshd's start argv (e.g. to make the start slow).
-func newSSHEnv(t *testing.T, openFor string, startPrefix ...string) *sshEnv {
+func newSSHEnv(t testing.TB, openFor string, startPrefix ...string) *sshEnv {
 	return newSSHEnvWith(t, openFor, "", startPrefix...)
 }
 
 // newSSHEnvWith is newSSHEnv with extra door lines.
-func newSSHEnvWith(t *testing.T, openFor, extra string, startPrefix ...string) *sshEnv {
+func newSSHEnvWith(t testing.TB, openFor, extra string, startPrefix ...string) *sshEnv {
 	t.Helper()
 	netns.RequireRoot(t, "ip", "nft", "sshd", "ssh", "ssh-keygen")
 	pair := netns.NewPair(t)

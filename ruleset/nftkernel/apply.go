@@ -22,6 +22,8 @@ func (c *Conn) Apply(want, have *ruleset.Table) (err error) {
 	if ruleset.Diff(want, have).Empty() {
 		return nil
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	queue := QueueNative
 	if usesQueue(want) {
 		if queue, err = c.QueueMode(); err != nil {
@@ -128,6 +130,8 @@ func planOps(want, have *ruleset.Table, queue QueueMode) ([]op, error) {
 // table is already gone. Established sessions are not cut: conntrack keeps
 // them and nothing else drops them.
 func (c *Conn) Delete(table string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.nft.DelTable(&nftables.Table{Name: table, Family: nftables.TableFamilyINet})
 	if err := c.nft.Flush(); err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete table %q: %w", table, err)

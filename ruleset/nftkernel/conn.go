@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
@@ -21,6 +22,11 @@ type Conn struct {
 	opts []nftables.ConnOption
 
 	queueMode QueueMode // found by QueueMode, 0 until then
+
+	// mu serialises batches: google/nftables buffers a batch's messages in
+	// the connection, so two goroutines building batches at once (doors of
+	// one monitor) would mix them.
+	mu sync.Mutex
 }
 
 // connOpts returns the options for one more connection to the same namespace.
@@ -47,7 +53,9 @@ func Open(netns string) (*Conn, error) {
 	}
 	opts = append(opts, nftables.WithSockOptions(forceBuffers))
 	c.opts = opts
-	nft, err := nftables.New(opts...)
+	// One socket for the connection's life: a monitor makes a batch per
+	// grant, and a fresh socket per request would cost more than the batch.
+	nft, err := nftables.New(append(opts, nftables.AsLasting())...)
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("connect to nf_tables: %w", err)
@@ -58,6 +66,9 @@ func Open(netns string) (*Conn, error) {
 
 // Close releases the connection and the namespace handle.
 func (c *Conn) Close() error {
+	if c.nft != nil {
+		c.nft.CloseLasting()
+	}
 	if c.ns != nil {
 		err := c.ns.Close()
 		c.ns = nil

@@ -30,38 +30,36 @@ func (c *Conn) Elements(table, set string) ([]ruleset.Element, error) {
 }
 
 // Move puts addr into set to with the given timeout (restarting it when
-// addr is already there) and takes it out of set from (when from is not
-// empty and holds it), in one batch: a knocker goes from pending to
-// granted in a single step, never in neither set.
+// addr is already there: the kernel takes a re-added element's new
+// timeout) and takes it out of set from, in one batch: a knocker goes from
+// pending to granted in a single step, never in neither set. When from
+// does not hold addr (already expired, or served by an earlier event),
+// only the add is made.
 func (c *Conn) Move(table, from, to string, addr netip.Addr, timeout time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
-	key := addr.AsSlice()
-	toSet := &nftables.Set{Table: tbl, Name: to, KeyType: keyType(addr)}
-	has, err := c.contains(table, to, addr)
-	if err != nil {
-		return err
+	key := []nftables.SetElement{{Key: addr.AsSlice()}}
+	add := func() error {
+		toSet := &nftables.Set{Table: tbl, Name: to, KeyType: keyType(addr)}
+		return c.nft.SetAddElements(toSet, []nftables.SetElement{{Key: addr.AsSlice(), Timeout: timeout}})
 	}
-	if has {
-		if err := c.nft.SetDeleteElements(toSet, []nftables.SetElement{{Key: key}}); err != nil {
-			return fmt.Errorf("move %s to set %q: %w", addr, to, err)
-		}
-	}
-	if err := c.nft.SetAddElements(toSet, []nftables.SetElement{{Key: key, Timeout: timeout}}); err != nil {
+	if err := add(); err != nil {
 		return fmt.Errorf("move %s to set %q: %w", addr, to, err)
 	}
 	if from != "" {
-		had, err := c.contains(table, from, addr)
-		if err != nil {
-			return err
-		}
-		if had {
-			fromSet := &nftables.Set{Table: tbl, Name: from, KeyType: keyType(addr)}
-			if err := c.nft.SetDeleteElements(fromSet, []nftables.SetElement{{Key: key}}); err != nil {
-				return fmt.Errorf("move %s out of set %q: %w", addr, from, err)
-			}
+		if err := c.nft.SetDeleteElements(&nftables.Set{Table: tbl, Name: from, KeyType: keyType(addr)}, key); err != nil {
+			return fmt.Errorf("move %s out of set %q: %w", addr, from, err)
 		}
 	}
-	if err := c.nft.Flush(); err != nil {
+	err := c.nft.Flush()
+	if err != nil && from != "" && isNotFound(err) {
+		// addr was not in from: the whole batch was rolled back; add alone.
+		if err = add(); err == nil {
+			err = c.nft.Flush()
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("move %s from set %q to %q: %w", addr, from, to, err)
 	}
 	return nil
@@ -69,10 +67,8 @@ func (c *Conn) Move(table, from, to string, addr netip.Addr, timeout time.Durati
 
 // Remove takes addr out of set; an address not there is not an error.
 func (c *Conn) Remove(table, set string, addr netip.Addr) error {
-	has, err := c.contains(table, set, addr)
-	if err != nil || !has {
-		return err
-	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
 	s := &nftables.Set{Table: tbl, Name: set, KeyType: keyType(addr)}
 	if err := c.nft.SetDeleteElements(s, []nftables.SetElement{{Key: addr.AsSlice()}}); err != nil {
@@ -82,20 +78,6 @@ func (c *Conn) Remove(table, set string, addr netip.Addr) error {
 		return fmt.Errorf("remove %s from set %q: %w", addr, set, err)
 	}
 	return nil
-}
-
-// contains reports whether addr is in set.
-func (c *Conn) contains(table, set string, addr netip.Addr) (bool, error) {
-	elems, err := c.Elements(table, set)
-	if err != nil {
-		return false, err
-	}
-	for _, e := range elems {
-		if e.Addr == addr {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 func keyType(a netip.Addr) nftables.SetDatatype {
