@@ -41,7 +41,7 @@ func (c *Conn) Move(table, from, to string, addr netip.Addr, timeout time.Durati
 	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
 	key := []nftables.SetElement{{Key: addr.AsSlice()}}
 	add := func() error {
-		toSet := &nftables.Set{Table: tbl, Name: to, KeyType: keyType(addr)}
+		toSet := &nftables.Set{Table: tbl, Name: to, KeyType: keyType(addr), HasTimeout: true}
 		return c.nft.SetAddElements(toSet, []nftables.SetElement{{Key: addr.AsSlice(), Timeout: timeout}})
 	}
 	if err := add(); err != nil {
