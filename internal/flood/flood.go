@@ -87,3 +87,26 @@ func checksum(b []byte, sum uint32) uint16 {
 	}
 	return ^uint16(sum)
 }
+
+// SYNs sends one IPv4 TCP SYN to dst:port from each source address, as
+// fast as the socket takes them: many distinct knockers at once. Like SYN
+// it works in the calling thread's network namespace and needs CAP_NET_RAW.
+func SYNs(srcs []netip.Addr, dst netip.Addr, port uint16) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW)
+	if err != nil {
+		return fmt.Errorf("flood: raw socket: %w", err)
+	}
+	defer unix.Close(fd)
+	to := &unix.SockaddrInet4{Addr: dst.As4()}
+	pkt := make([]byte, 40)
+	for i, s := range srcs {
+		if !s.Is4() {
+			return fmt.Errorf("flood: %s is not IPv4", s)
+		}
+		build(pkt, binary.BigEndian.Uint32(s.AsSlice()), binary.BigEndian.Uint32(dst.AsSlice()), uint16(20000+i%40000), port, uint32(i))
+		if err := unix.Sendto(fd, pkt, 0, to); err != nil {
+			return fmt.Errorf("flood: send: %w", err)
+		}
+	}
+	return nil
+}
