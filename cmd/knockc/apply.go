@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 
-	"github.com/knockc/knockc/ruleset"
 	"github.com/urfave/cli/v2"
 )
 
@@ -14,12 +13,11 @@ func applyCommand() *cli.Command {
 		ArgsUsage: "FILE",
 		Flags:     []cli.Flag{netnsFlag, jsonFlag},
 		Action: func(c *cli.Context) error {
-			want, have, conn, err := readState(c)
+			want, have, plan, conn, err := readState(c)
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			plan := ruleset.Diff(want, have)
 			asJSON := c.Bool("json")
 			if !asJSON {
 				if plan.Empty() {

@@ -23,7 +23,7 @@ func downCommand() *cli.Command {
 				return err
 			}
 			defer conn.Close()
-			have, err := conn.Read(name)
+			have, err := conn.ReadConfig(name)
 			if err != nil {
 				return err
 			}

@@ -52,9 +52,9 @@ func runMonitor(ctx context.Context, spec *compiler.Spec, log *slog.Logger, reco
 		return cli.Exit(err.Error(), 1)
 	}
 	defer conn.Close()
-	if have, err := conn.Read(spec.Table.Name); err != nil {
+	if p, _, err := conn.Plan(compiler.Compile(spec)); err != nil {
 		return cli.Exit(err.Error(), 1)
-	} else if p := ruleset.Diff(compiler.Compile(spec), have); !p.Empty() {
+	} else if !p.Empty() {
 		log.Warn("the kernel's table differs from the spec: run knockc apply", "table", spec.Table.Name, "plan", p.Summary())
 	}
 	raw := make(chan nftkernel.LogEvent, 1024)

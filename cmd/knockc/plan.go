@@ -21,12 +21,11 @@ func planCommand() *cli.Command {
 			&cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 with no changes, 1 on error, 2 when there are changes"},
 		},
 		Action: func(c *cli.Context) error {
-			want, have, conn, err := readState(c)
+			want, _, plan, conn, err := readState(c)
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			plan := ruleset.Diff(want, have)
 			if err := printPlan(c.App.Writer, plan, want, c.Bool("json")); err != nil {
 				return err
 			}
@@ -45,23 +44,24 @@ func planCommand() *cli.Command {
 	}
 }
 
-// readState loads the spec, compiles it and reads the present table.
-func readState(c *cli.Context) (want, have *ruleset.Table, conn *nftkernel.Conn, err error) {
+// readState loads the spec, compiles it, reads the present table and
+// plans the difference.
+func readState(c *cli.Context) (want, have *ruleset.Table, plan *ruleset.Plan, conn *nftkernel.Conn, err error) {
 	spec, err := loadSpec(c, false)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	want = compiler.Compile(spec)
 	conn, err = nftkernel.Open(c.String("netns"))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	have, err = conn.Read(want.Name)
+	plan, have, err = conn.Plan(want)
 	if err != nil {
 		conn.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return want, have, conn, nil
+	return want, have, plan, conn, nil
 }
 
 // planJSON is the machine-readable plan.

@@ -187,14 +187,15 @@ func TestIntegrationMonitorKilledWhileHolding(t *testing.T) {
 	})
 }
 
-// An event storm larger than the monitor's buffers loses no knocker: 600
+// An event storm larger than the monitor's buffers loses no knocker: 1000
 // sources complete the sequence at once while the service takes 1.5 s to
-// start, so events overflow the door's queue; reconcile grants them all.
+// start, so events overflow the door's queue (or the kernel's NFLOG socket
+// buffer); reconcile grants them all.
 func TestIntegrationEventStormLosesNoKnocker(t *testing.T) {
 	t.Parallel()
 	e := newSSHEnv(t, "1m", "/bin/sh", "-c", `sleep 1.5; exec "$0" "$@"`)
 	m := e.startMonitor()
-	const n = 600
+	const n = 1000 // the default max_grants (1024) bounds the pending set
 	var srcs []netip.Addr
 	for i := 0; i < n; i++ {
 		srcs = append(srcs, netip.AddrFrom4([4]byte{10, 77, byte(i / 250), byte(1 + i%250)}))
@@ -214,7 +215,7 @@ func TestIntegrationEventStormLosesNoKnocker(t *testing.T) {
 	// The door's queue holds 256 events and the door was busy starting
 	// the service: the storm must have overflowed it, or this test did not
 	// exercise the reconcile path at all.
-	if !strings.Contains(m.out.String(), "event left to reconcile") {
-		t.Fatalf("no event overflowed the door's queue: the storm was too small to test reconcile")
+	if log := m.out.String(); !strings.Contains(log, "event left to reconcile") && !strings.Contains(log, "kernel dropped events") {
+		t.Fatalf("no event was dropped on the way: the storm was too small to test reconcile\nmonitor log:\n%s", log)
 	}
 }

@@ -11,6 +11,46 @@ import (
 // included, or nil when the table does not exist. Other tables are never
 // read.
 func (c *Conn) Read(table string) (*ruleset.Table, error) {
+	t, err := c.ReadConfig(table)
+	if err != nil || t == nil {
+		return t, err
+	}
+	var names []string
+	for _, s := range t.Sets {
+		names = append(names, s.Name)
+	}
+	return t, c.FillElements(t, names)
+}
+
+// Plan reads knockc's table and diffs want against it. Set elements are
+// read only for the sets the plan recreates or destroys, to count the live
+// entries it resets: a plan of a large, unchanged table costs one dump per
+// chain and one of the sets. It returns the plan and the table read (nil
+// when absent).
+func (c *Conn) Plan(want *ruleset.Table) (*ruleset.Plan, *ruleset.Table, error) {
+	have, err := c.ReadConfig(want.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan := ruleset.Diff(want, have)
+	var lossy []string
+	for _, ch := range plan.Changes {
+		if ch.Kind == "set" && ch.Action != ruleset.Create {
+			lossy = append(lossy, ch.Name)
+		}
+	}
+	if len(lossy) > 0 {
+		if err := c.FillElements(have, lossy); err != nil {
+			return nil, nil, err
+		}
+		plan = ruleset.Diff(want, have)
+	}
+	return plan, have, nil
+}
+
+// ReadConfig is Read without set elements: the definition of every set,
+// chain and rule, which is all an apply compares.
+func (c *Conn) ReadConfig(table string) (*ruleset.Table, error) {
 	tbl, err := c.nft.ListTableOfFamily(table, nftables.TableFamilyINet)
 	if err != nil {
 		if isNotFound(err) {
@@ -24,15 +64,7 @@ func (c *Conn) Read(table string) (*ruleset.Table, error) {
 		return nil, fmt.Errorf("read sets of table %q: %w", table, err)
 	}
 	for _, s := range sets {
-		ms := ParseSet(s)
-		elems, err := c.nft.GetSetElements(s)
-		if err != nil {
-			return nil, fmt.Errorf("read elements of set %q: %w", s.Name, err)
-		}
-		for _, e := range elems {
-			ms.Elements = append(ms.Elements, ParseElement(ms.Family, e))
-		}
-		t.Sets = append(t.Sets, ms)
+		t.Sets = append(t.Sets, ParseSet(s))
 	}
 	chains, err := c.nft.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
@@ -53,4 +85,20 @@ func (c *Conn) Read(table string) (*ruleset.Table, error) {
 		t.Chains = append(t.Chains, mc)
 	}
 	return t, nil
+}
+
+// FillElements reads the elements of the named sets of t.
+func (c *Conn) FillElements(t *ruleset.Table, names []string) error {
+	for _, name := range names {
+		s := t.Set(name)
+		if s == nil {
+			continue
+		}
+		elems, err := c.Elements(t.Name, name)
+		if err != nil {
+			return err
+		}
+		s.Elements = elems
+	}
+	return nil
 }
