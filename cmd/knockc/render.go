@@ -12,7 +12,7 @@ import (
 func renderCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "render",
-		Usage:     "print the nftables ruleset a spec compiles to, in nft syntax (`nft -f` loads it); no root needed",
+		Usage:     "print the nftables ruleset a spec compiles to, in nft syntax (`nft -f` loads it; a door that holds SYNs needs nft_queue for that); no root needed",
 		ArgsUsage: "[FILE]  (default: the built-in classic SSH door)",
 		Action: func(c *cli.Context) error {
 			spec, err := loadSpec(c, true)

@@ -1,15 +1,21 @@
-// Package nftkernel converts knockc's ruleset model to and from the objects
-// of github.com/google/nftables, and is the only package that imports it.
+// Package nftkernel is the only part of knockc that talks to the kernel:
+// it converts the ruleset model to and from the objects of
+// github.com/google/nftables (the only package that imports it), applies a
+// table in one netlink batch and reads it back (Conn), moves knockers
+// between sets for the monitor, and receives its events (ListenLog, NFLOG)
+// and held packets (ListenQueue, NFQUEUE).
 //
-// The conversion is pure: nothing here opens a netlink socket. Callers build
-// a batch with TableObj, SetObj, ChainObj, RuleExprs and RuleUserData, and
-// turn what the kernel lists back into the model with ParseSet, ParseChain,
-// ParseRule and ParseElement.
+// The conversion itself is pure: TableObj, SetObj, ChainObj, RuleExprs and
+// RuleUserData build a batch's objects, and ParseSet, ParseChain, ParseRule
+// and ParseElement turn what the kernel lists back into the model.
 //
 // RuleExprs writes the expressions nft 1.0.6 generates for the rule's
 // rendered text, including nft's implicit dependencies (meta nfproto before
 // the first source address match, meta l4proto before a port or flags
 // match), so that `nft list table` prints exactly ruleset.Render's text.
+// The one exception is a queue statement on a kernel without nft_queue:
+// there it becomes the xt NFQUEUE target (see QueueMode), which nft lists
+// as nothing.
 // It refuses rules that could not keep that promise, or that ParseRule could
 // not read back as the same model: raw statements; conflicting protocols
 // (ip with ip6, tcp with udp), which nft refuses too; a meta l4proto that
