@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 
-	"github.com/knockc/knockc/ruleset/nftkernel"
 	"github.com/urfave/cli/v2"
 )
 
@@ -14,11 +13,7 @@ func downCommand() *cli.Command {
 		ArgsUsage: "[FILE]",
 		Flags:     []cli.Flag{netnsFlag, tableFlag},
 		Action: func(c *cli.Context) error {
-			name, err := tableName(c)
-			if err != nil {
-				return err
-			}
-			conn, err := nftkernel.Open(c.String("netns"))
+			name, conn, err := openTable(c)
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,17 @@ var tableFlag = &cli.StringFlag{
 	Usage: "knockc's table name, when no spec file is given",
 }
 
+// openTable returns the name of knockc's table (from the spec given as
+// argument, or --table) and a connection to the kernel in --netns.
+func openTable(c *cli.Context) (string, *nftkernel.Conn, error) {
+	name, err := tableName(c)
+	if err != nil {
+		return "", nil, err
+	}
+	conn, err := nftkernel.Open(c.String("netns"))
+	return name, conn, err
+}
+
 // tableName returns the table of the spec given as argument, or --table.
 func tableName(c *cli.Context) (string, error) {
 	if c.NArg() == 0 {
@@ -35,11 +46,7 @@ func statusCommand() *cli.Command {
 		ArgsUsage: "[FILE]",
 		Flags:     []cli.Flag{netnsFlag, jsonFlag, tableFlag},
 		Action: func(c *cli.Context) error {
-			name, err := tableName(c)
-			if err != nil {
-				return err
-			}
-			conn, err := nftkernel.Open(c.String("netns"))
+			name, conn, err := openTable(c)
 			if err != nil {
 				return err
 			}

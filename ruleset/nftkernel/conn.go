@@ -40,15 +40,11 @@ func Open(netns string) (*Conn, error) {
 	c := &Conn{}
 	var opts []nftables.ConnOption
 	if netns != "" {
-		path := netns
-		if !filepath.IsAbs(path) {
-			path = filepath.Join("/run/netns", netns)
-		}
-		f, err := os.Open(path)
+		f, err := openNetNS(netns)
 		if err != nil {
-			return nil, fmt.Errorf("open network namespace %q: %w", netns, err)
+			return nil, err
 		}
-		c.ns, c.path = f, path
+		c.ns, c.path = f, f.Name()
 		opts = append(opts, nftables.WithNetNSFd(int(f.Fd())))
 	}
 	opts = append(opts, nftables.WithSockOptions(forceBuffers))
@@ -75,6 +71,20 @@ func (c *Conn) Close() error {
 		return err
 	}
 	return nil
+}
+
+// openNetNS opens a network namespace given as a path or as a name under
+// /run/netns; the caller closes it.
+func openNetNS(netns string) (*os.File, error) {
+	path := netns
+	if !filepath.IsAbs(path) {
+		path = filepath.Join("/run/netns", netns)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open network namespace %q: %w", netns, err)
+	}
+	return f, nil
 }
 
 // batchBuffer is the send and receive buffer of every nf_tables socket: a

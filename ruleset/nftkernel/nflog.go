@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -46,13 +45,9 @@ func ListenLog(ctx context.Context, netns string, group uint16, out chan<- LogEv
 		QThresh:  1,
 	}
 	if netns != "" {
-		path := netns
-		if !filepath.IsAbs(path) {
-			path = filepath.Join("/run/netns", netns)
-		}
-		f, err := os.Open(path)
+		f, err := openNetNS(netns)
 		if err != nil {
-			return nil, fmt.Errorf("listen on nflog group %d: open network namespace %q: %w", group, netns, err)
+			return nil, fmt.Errorf("listen on nflog group %d: %w", group, err)
 		}
 		l.ns = f
 		cfg.NetNS = int(f.Fd())

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -54,13 +53,9 @@ func ListenQueue(ctx context.Context, netns string, num uint16, maxLen uint32, o
 		WriteTimeout: time.Second,
 	}
 	if netns != "" {
-		path := netns
-		if !filepath.IsAbs(path) {
-			path = filepath.Join("/run/netns", netns)
-		}
-		f, err := os.Open(path)
+		f, err := openNetNS(netns)
 		if err != nil {
-			return nil, fmt.Errorf("listen on nfqueue %d: open network namespace %q: %w", num, netns, err)
+			return nil, fmt.Errorf("listen on nfqueue %d: %w", num, err)
 		}
 		q.ns = f
 		cfg.NetNS = int(f.Fd())
