@@ -20,7 +20,7 @@ var unitRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+\.service$`)
 
 var doorKeys = []string{
 	"sequence", "close_sequence", "step_timeout", "seq_timeout", "tcp_flags", "strict",
-	"protect", "open_for", "service", "start_command", "stop_command", "start_timeout", "pending",
+	"protect", "open_for", "service", "start_command", "stop_command", "start_timeout", "pending", "stop_when_idle",
 	"on_open", "on_close", "families", "allow_from", "flood_rate", "max_grants",
 }
 
@@ -70,7 +70,7 @@ func (l *loader) loadDoor(name string, df field) *Door {
 	}
 	d := &Door{
 		Name: name, Pos: df.pos, StepTimeout: DefaultStepTimeout, OpenFor: DefaultOpenFor,
-		TCPFlags: DefaultTCPFlags, Strict: true, StartTimeout: DefaultStartTimeout, Hold: true,
+		TCPFlags: DefaultTCPFlags, Strict: true, StartTimeout: DefaultStartTimeout, Hold: true, StopWhenIdle: true,
 		Families: []ruleset.Family{ruleset.IPv4, ruleset.IPv6}, FloodRate: DefaultFloodRate,
 		MaxGrants: DefaultMaxGrants, pos: map[string]Pos{},
 	}
@@ -130,6 +130,10 @@ func (l *loader) loadDoor(name string, df field) *Door {
 				default:
 					l.errs.add(f.pos, "%s = %q: allowed are \"hold\" (the knocker's first SYN waits until the service is up) and \"drop\" (it is dropped and the client resends it after about 1 s)", f.key, s)
 				}
+			}
+		case "stop_when_idle":
+			if b, ok := l.boolean(f); ok {
+				d.StopWhenIdle = b
 			}
 		case "on_open":
 			d.OnOpen = l.argv(f)

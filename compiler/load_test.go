@@ -20,7 +20,7 @@ const base = "[door.ssh]\nsequence = [\"7000\", \"8000\"]\nprotect = [\"22\"]\n"
 
 // Message tails shared by many cases.
 const (
-	allowedDoorKeys = "(allowed: sequence, close_sequence, step_timeout, seq_timeout, tcp_flags, strict, protect, open_for, service, start_command, stop_command, start_timeout, pending, on_open, on_close, families, allow_from, flood_rate, max_grants)"
+	allowedDoorKeys = "(allowed: sequence, close_sequence, step_timeout, seq_timeout, tcp_flags, strict, protect, open_for, service, start_command, stop_command, start_timeout, pending, stop_when_idle, on_open, on_close, families, allow_from, flood_rate, max_grants)"
 	badPort         = "port must be a number from 1 to 65535 (write \"7000/tcp\", \"7000:udp\" or \"7000\")"
 	priorityRange   = "(allowed -199 to 1000: knockc's chain must run after conntrack at -200 to let established sessions through)"
 )
@@ -579,6 +579,7 @@ func TestParseDefaults(t *testing.T) {
 			OpenFor:      30 * time.Second,
 			StartTimeout: 30 * time.Second,
 			Hold:         true,
+			StopWhenIdle: true,
 			Families:     []ruleset.Family{ruleset.IPv4, ruleset.IPv6},
 			FloodRate:    25000,
 			MaxGrants:    1024,
@@ -601,9 +602,12 @@ func TestParseDefaults(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Parse(%q) = %v", tc.src, err)
 		}
-		if s.Doors[0].Hold != tc.hold || s.Table.HoldQueue != tc.holdQueue {
+		if s.Doors[0].Hold != tc.hold || s.Table.HoldQueue != tc.holdQueue || !s.Doors[0].StopWhenIdle {
 			t.Errorf("Parse(%q): hold %v queue %d, want %v %d", tc.src, s.Doors[0].Hold, s.Table.HoldQueue, tc.hold, tc.holdQueue)
 		}
+	}
+	if s, err := compiler.Parse("knock.toml", []byte(base+"stop_when_idle = false\n")); err != nil || s.Doors[0].StopWhenIdle {
+		t.Errorf("stop_when_idle = false: %v, StopWhenIdle = %v, want false", err, err == nil && s.Doors[0].StopWhenIdle)
 	}
 	if got := d.TCPFlags.String(); got != "syn,!ack" {
 		t.Errorf("default tcp_flags = %q, want %q", got, "syn,!ack")

@@ -42,6 +42,7 @@ type Door struct {
 	StopCommand   []string
 	StartTimeout  time.Duration // most time the service may take to come up
 	Hold          bool          // pending knockers' packets wait in NFQUEUE, not dropped
+	StopWhenIdle  bool          // stop the service when its last grant ends
 	OnOpen        []string      // argv hooks; the address comes in the environment
 	OnClose       []string
 	Families      []ruleset.Family

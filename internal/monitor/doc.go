@@ -12,7 +12,8 @@
 //     answered like a closed port;
 //   - on a close (the kernel has already removed the grant), runs on_close
 //     and stops the service once no grant is left;
-//   - when the last grant of a door expires, stops the service;
+//   - when the last grant of a door expires, stops the service (unless the
+//     door says stop_when_idle = false);
 //   - at start and periodically, reconciles from the kernel's sets: pending
 //     knockers whose event was lost are served, grants whose service is not
 //     running get it started, services with no grant left are stopped.

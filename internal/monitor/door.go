@@ -221,7 +221,7 @@ func (d *door) ensureUp(ctx context.Context) bool {
 // stopIfIdle stops the service when the door has no grant and no pending
 // knocker left. It rereads the kernel's sets first: they are the truth.
 func (d *door) stopIfIdle(ctx context.Context) {
-	if d.svc == nil || len(d.grants) > 0 {
+	if d.svc == nil || len(d.grants) > 0 || !d.spec.StopWhenIdle {
 		return
 	}
 	if pending, err := d.read(compiler.PendingSet); err != nil || len(pending) > 0 {

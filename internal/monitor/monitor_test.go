@@ -249,3 +249,17 @@ func TestHeldPacketForUnknownPortDropped(t *testing.T) {
 	h.held <- hp
 	h.waitFor("the stray packet dropped", func() bool { return h.verd.of(9) == "drop" })
 }
+
+// With stop_when_idle = false the service stays up once started, whatever
+// the grants do.
+func TestServiceKeptWhenConfigured(t *testing.T) {
+	h := startMonitor(t, managedSpec("1s")+"stop_when_idle = false\n", func(h *harness) {
+		h.svc.active = true // running, no grant: would be stopped by default
+	})
+	h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
+	h.waitFor("alice granted", func() bool { return h.kernel.has("ssh_grant_v4", alice) })
+	time.Sleep(1500 * time.Millisecond) // the grant (1s) ends; reconcile runs every 100ms
+	if _, stops, active := h.svc.counts(); stops != 0 || !active {
+		t.Fatalf("stop_when_idle = false: stops %d active %v, want the service left running", stops, active)
+	}
+}
