@@ -68,6 +68,7 @@ type Monitor struct {
 	log   *slog.Logger
 	doors map[string]*door
 	ports map[compiler.Step]*door // protected port → its door, to route held packets
+	drops nftkernel.QueueDrops    // the last drop counts reported
 }
 
 // New checks cfg and returns a monitor; it fails when a managed door has
@@ -149,6 +150,7 @@ func (m *Monitor) Run(ctx context.Context, events <-chan Event, held <-chan nftk
 			m.reconcileAll()
 		case <-tick.C:
 			m.reconcileAll()
+			m.reportDrops()
 		}
 	}
 }
@@ -186,6 +188,26 @@ func (m *Monitor) drop(id uint32) error {
 func (m *Monitor) verdict(what string, id uint32, err error) {
 	if err != nil {
 		m.log.Warn("verdict refused", "verdict", what, "id", id, "err", err)
+	}
+}
+
+// dropCounter is a Verdicts that counts held packets dropped for a full
+// queue (nftkernel's QueueListener).
+type dropCounter interface {
+	Drops() nftkernel.QueueDrops
+}
+
+// reportDrops logs when held packets were dropped since the last report:
+// the queue is bounded, and an operator should hear when it overflows.
+func (m *Monitor) reportDrops() {
+	c, ok := m.cfg.Verdicts.(dropCounter)
+	if !ok {
+		return
+	}
+	d := c.Drops()
+	if d != m.drops {
+		m.log.Warn("held packets dropped for a full queue; their clients resend", "kernel", d.Kernel, "undelivered", d.Undelivered, "monitor", d.Knockc)
+		m.drops = d
 	}
 }
 

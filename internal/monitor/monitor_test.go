@@ -3,11 +3,13 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,4 +264,66 @@ func TestServiceKeptWhenConfigured(t *testing.T) {
 	if _, stops, active := h.svc.counts(); stops != 0 || !active {
 		t.Fatalf("stop_when_idle = false: stops %d active %v, want the service left running", stops, active)
 	}
+}
+
+// countingVerdicts is a Verdicts that reports drop counts.
+type countingVerdicts struct {
+	fakeVerdicts
+	drops atomic.Uint64
+}
+
+func (v *countingVerdicts) Drops() nftkernel.QueueDrops {
+	return nftkernel.QueueDrops{Kernel: v.drops.Load()}
+}
+
+// The queue is bounded: when held packets are dropped for a full queue,
+// the monitor says so, once per change.
+func TestQueueDropsAreReported(t *testing.T) {
+	s, err := compiler.Parse("test.toml", []byte(managedSpec("1m")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedLog
+	verd := &countingVerdicts{}
+	var calls []string
+	m, err := New(Config{Spec: s, Kernel: newFakeKernel(&calls), Services: map[string]Service{"ssh": &fakeService{log: &calls}},
+		Verdicts: verd, Reconcile: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx, nil, nil, nil) }()
+	verd.drops.Store(3)
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(logs.String(), "held packets dropped for a full queue") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning about dropped held packets; log:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // more ticks, no new drops
+	cancel()
+	<-done
+	if n := strings.Count(logs.String(), "held packets dropped"); n != 1 || !strings.Contains(logs.String(), "kernel=3") {
+		t.Fatalf("warnings about drops = %d (log:\n%s), want one, with kernel=3", n, logs.String())
+	}
+}
+
+// lockedLog is a concurrency-safe log buffer.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +31,7 @@ type QueueListener struct {
 	nf       *nfqueue.Nfqueue
 	ns       *os.File
 	cancel   context.CancelFunc
+	num      uint16
 	overflow atomic.Uint64
 }
 
@@ -44,7 +47,7 @@ const queueCopy = 128
 // kernel drops queued packets, so nothing passes unchecked. It fails when
 // the queue cannot be bound.
 func ListenQueue(ctx context.Context, netns string, num uint16, maxLen uint32, out chan<- HeldPacket) (*QueueListener, error) {
-	q := &QueueListener{}
+	q := &QueueListener{num: num}
 	cfg := &nfqueue.Config{
 		NfQueue:      num,
 		MaxQueueLen:  maxLen,
@@ -114,9 +117,44 @@ func (q *QueueListener) Repeat(id uint32) error { return q.nf.SetVerdict(id, nfq
 // Drop drops a held packet.
 func (q *QueueListener) Drop(id uint32) error { return q.nf.SetVerdict(id, nfqueue.NfDrop) }
 
-// Overflow returns how many packets were dropped because knockc's side of
-// the queue was full.
-func (q *QueueListener) Overflow() uint64 { return q.overflow.Load() }
+// QueueDrops counts held packets dropped because a queue was full: by the
+// kernel (its queue held maxLen packets, or the packet could not be handed
+// to knockc) and by knockc (its own buffer was full). Their clients resend.
+type QueueDrops struct {
+	Kernel      uint64 // queue_dropped: the kernel's queue was full
+	Undelivered uint64 // user_dropped: the netlink socket was full
+	Knockc      uint64
+}
+
+// Drops returns the drop counts of the queue. The kernel's are read from
+// /proc/net/netfilter/nfnetlink_queue of the caller's network namespace,
+// so they are zero when the queue was bound in another one.
+func (q *QueueListener) Drops() QueueDrops {
+	d := QueueDrops{Knockc: q.overflow.Load()}
+	if q.ns == nil {
+		if b, err := os.ReadFile("/proc/net/netfilter/nfnetlink_queue"); err == nil {
+			d.Kernel, d.Undelivered, _ = parseQueueStats(string(b), q.num)
+		}
+	}
+	return d
+}
+
+// parseQueueStats reads queue num's queue_dropped and user_dropped from
+// the text of /proc/net/netfilter/nfnetlink_queue, whose columns are:
+// queue, peer portid, queue total, copy mode, copy range, queue dropped,
+// user dropped, id sequence, 1.
+func parseQueueStats(text string, num uint16) (dropped, undelivered uint64, ok bool) {
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 7 || f[0] != strconv.Itoa(int(num)) {
+			continue
+		}
+		dropped, err1 := strconv.ParseUint(f[5], 10, 64)
+		undelivered, err2 := strconv.ParseUint(f[6], 10, 64)
+		return dropped, undelivered, err1 == nil && err2 == nil
+	}
+	return 0, 0, false
+}
 
 // Close unbinds the queue; the kernel drops what is still held.
 func (q *QueueListener) Close() error {
