@@ -100,7 +100,7 @@ func printPlan(w io.Writer, p *ruleset.Plan, want *ruleset.Table, asJSON bool) e
 	}
 	if want != nil && !p.Empty() {
 		elems, bytes := want.MaxMemory()
-		fmt.Fprintln(w, memoryLine(len(want.Sets), elems, bytes)+".")
+		fmt.Fprintln(w, memoryLine(want, elems, bytes)+".")
 	}
 	return nil
 }

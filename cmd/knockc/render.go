@@ -32,15 +32,16 @@ func renderCommand() *cli.Command {
 func renderHeader(spec *compiler.Spec, t *ruleset.Table) string {
 	elems, bytes := t.MaxMemory()
 	head := fmt.Sprintf("# knockc %s: ruleset for %s (%d %s)\n# %s\n",
-		version, spec.File, len(spec.Doors), plural(len(spec.Doors), "door", "doors"), memoryLine(len(t.Sets), elems, bytes))
+		version, spec.File, len(spec.Doors), plural(len(spec.Doors), "door", "doors"), memoryLine(t, elems, bytes))
 	if q := nftkernel.QueueIn(t); q != nil {
 		head += fmt.Sprintf("# held SYNs: \"queue num %d\" needs nft_queue; on a kernel without it, apply uses the xt NFQUEUE target instead (knockc plan says which)\n", q.Num)
 	}
 	return head
 }
 
-// memoryLine says how much kernel memory the sets take when full.
-func memoryLine(sets int, elems, bytes uint64) string {
-	return fmt.Sprintf("%d sets hold at most %d elements: about %.1f MiB of kernel memory when all are full (%d B per element, estimated)",
-		sets, elems, float64(bytes)/(1<<20), ruleset.ElementBytes)
+// memoryLine says how much kernel memory the sets take: their hash tables
+// from the start, and their elements when all are full.
+func memoryLine(t *ruleset.Table, elems, bytes uint64) string {
+	return fmt.Sprintf("%d sets hold at most %d elements: %.1f MiB of kernel memory for their hash tables from the start, about %.1f MiB more when all are full (%d B per element, estimated)",
+		len(t.Sets), elems, float64(t.FixedMemory())/(1<<20), float64(bytes)/(1<<20), ruleset.ElementBytes)
 }
