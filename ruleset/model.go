@@ -123,3 +123,22 @@ func (s *Set) SameDefinition(o *Set) bool {
 	return s.Name == o.Name && s.Family == o.Family && s.Timeout == o.Timeout &&
 		s.Size == o.Size
 }
+
+// Queue returns the first queue statement of t, or nil when no rule queues
+// packets (or t is nil). On a table read back from the kernel its XT field
+// says which form the kernel runs.
+func (t *Table) Queue() *Queue {
+	if t == nil {
+		return nil
+	}
+	for _, c := range t.Chains {
+		for _, r := range c.Rules {
+			for _, s := range r.Stmts {
+				if q, ok := s.(Queue); ok {
+					return &q
+				}
+			}
+		}
+	}
+	return nil
+}

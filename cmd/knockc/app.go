@@ -41,18 +41,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // run reports errors
-		Commands: []*cli.Command{
+		Commands: append(append([]*cli.Command{
 			checkCommand(),
 			renderCommand(),
-			planCommand(),
-			applyCommand(),
-			statusCommand(),
-			downCommand(),
+		}, kernelCommands()...),
 			knockCommand(),
 			importCommand(),
-			monitorCommand(),
-			demoCommand(),
-		},
+		),
 	}
 }
 

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -29,7 +31,7 @@ func planCommand() *cli.Command {
 			if err := printPlan(c.App.Writer, plan, want, c.Bool("json")); err != nil {
 				return err
 			}
-			if q := nftkernel.QueueIn(want); q != nil && !c.Bool("json") {
+			if q := want.Queue(); q != nil && !c.Bool("json") {
 				mode, err := conn.QueueMode()
 				if err != nil {
 					return cli.Exit(err.Error(), 1)

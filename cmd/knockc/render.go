@@ -5,7 +5,6 @@ import (
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/ruleset"
-	"github.com/knockc/knockc/ruleset/nftkernel"
 	"github.com/urfave/cli/v2"
 )
 
@@ -33,7 +32,7 @@ func renderHeader(spec *compiler.Spec, t *ruleset.Table) string {
 	elems, bytes := t.MaxMemory()
 	head := fmt.Sprintf("# knockc %s: ruleset for %s (%d %s)\n# %s\n",
 		version, spec.File, len(spec.Doors), plural(len(spec.Doors), "door", "doors"), memoryLine(t, elems, bytes))
-	if q := nftkernel.QueueIn(t); q != nil {
+	if q := t.Queue(); q != nil {
 		head += fmt.Sprintf("# held SYNs: \"queue num %d\" needs nft_queue; on a kernel without it, apply uses the xt NFQUEUE target instead (knockc plan says which)\n", q.Num)
 	}
 	return head

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -60,7 +62,7 @@ func statusCommand() *cli.Command {
 			}
 			st := compiler.Status(t)
 			held := ""
-			if q := nftkernel.QueueIn(t); q != nil {
+			if q := t.Queue(); q != nil {
 				mode := nftkernel.QueueNative
 				if q.XT {
 					mode = nftkernel.QueueXT

@@ -19,7 +19,7 @@ func sendSYN(addr netip.Addr, port uint16) error {
 	if err != nil {
 		return err
 	}
-	fd, err := unix.Socket(domain(addr), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	fd, err := socket(domain(addr), unix.SOCK_STREAM, unix.IPPROTO_TCP)
 	if err != nil {
 		return fmt.Errorf("tcp socket: %w", err)
 	}
@@ -42,7 +42,7 @@ func sendUDP(addr netip.Addr, port uint16) error {
 	if err != nil {
 		return err
 	}
-	fd, err := unix.Socket(domain(addr), unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	fd, err := socket(domain(addr), unix.SOCK_DGRAM, unix.IPPROTO_UDP)
 	if err != nil {
 		return fmt.Errorf("udp socket: %w", err)
 	}
@@ -84,4 +84,19 @@ func sockaddr(addr netip.Addr, port uint16) (unix.Sockaddr, error) {
 		}
 	}
 	return sa, nil
+}
+
+// socket opens a non-blocking, close-on-exec socket, portably (Linux's
+// SOCK_NONBLOCK and SOCK_CLOEXEC flags do not exist on macOS).
+func socket(domain, typ, proto int) (int, error) {
+	fd, err := unix.Socket(domain, typ, proto)
+	if err != nil {
+		return -1, err
+	}
+	unix.CloseOnExec(fd)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }

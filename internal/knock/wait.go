@@ -130,7 +130,7 @@ func (w *waiter) lastErr() error {
 // try starts one attempt; a connection that completes at once becomes the
 // winner. It fails only when no socket can be made.
 func (w *waiter) try(now time.Time, life time.Duration) error {
-	fd, err := unix.Socket(w.domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	fd, err := socket(w.domain, unix.SOCK_STREAM, unix.IPPROTO_TCP)
 	if err != nil {
 		return fmt.Errorf("tcp socket: %w", err)
 	}

@@ -104,23 +104,4 @@ func (c *Conn) QueueMode() (QueueMode, error) {
 }
 
 // usesQueue reports whether any rule of t queues packets.
-func usesQueue(t *ruleset.Table) bool { return QueueIn(t) != nil }
-
-// QueueIn returns the first queue statement of t, or nil when no rule
-// queues packets. On a table read back from the kernel its XT field says
-// which form the kernel runs.
-func QueueIn(t *ruleset.Table) *ruleset.Queue {
-	if t == nil {
-		return nil
-	}
-	for _, c := range t.Chains {
-		for _, r := range c.Rules {
-			for _, s := range r.Stmts {
-				if q, ok := s.(ruleset.Queue); ok {
-					return &q
-				}
-			}
-		}
-	}
-	return nil
-}
+func usesQueue(t *ruleset.Table) bool { return t.Queue() != nil }
