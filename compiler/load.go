@@ -35,18 +35,31 @@ func Parse(name string, data []byte) (*Spec, error) {
 
 // loader decodes one spec, collecting every problem with its position.
 type loader struct {
-	file string
-	src  string
-	md   toml.MetaData
-	errs errorList
+	file    string
+	src     string
+	md      toml.MetaData
+	errs    errorList
+	lines   []int          // byte offsets of line starts, built by posAt
+	headers map[string]int // door name → offset of its [door.NAME] header
 }
 
-// field is one key of a TOML table with the place it was written.
+// field is one key of a TOML table. Where it was written is found only
+// when asked (at): the lookup costs a pass over the file, and a valid spec
+// never needs it.
 type field struct {
 	name string // the key itself
 	key  string // full dotted path, for messages
 	prim toml.Primitive
-	pos  Pos
+	l    *loader
+	pos  *Pos // cached by at
+}
+
+// at returns where the field's value was written.
+func (f field) at() Pos {
+	if f.pos.Line == 0 {
+		*f.pos = f.l.primPos(f.prim)
+	}
+	return *f.pos
 }
 
 func (l *loader) load() *Spec {
@@ -60,20 +73,19 @@ func (l *loader) load() *Spec {
 	spec := &Spec{File: l.file, Table: TableSpec{
 		Name: DefaultTableName, Priority: DefaultPriority, LogGroup: DefaultLogGroup, HoldQueue: DefaultLogGroup, Closed: DefaultClosed,
 	}}
-	var doorsPos *Pos
+	hasDoors := false
 	for _, f := range l.fields("", top) {
 		switch f.name {
 		case "table":
 			l.loadTable(&spec.Table, f)
 		case "door":
-			p := f.pos
-			doorsPos = &p
+			hasDoors = true
 			spec.Doors = l.loadDoors(f)
 		default:
 			l.unknownKey(f, "the top level", []string{"table", "door"})
 		}
 	}
-	if doorsPos == nil {
+	if !hasDoors {
 		l.errs.add(Pos{File: l.file, Line: 1, Col: 1}, "no doors: add at least one [door.NAME] section")
 	}
 	// Relations between keys are checked even when some keys were bad, so
@@ -129,19 +141,30 @@ func (l *loader) primPos(p toml.Primitive) Pos {
 	return Pos{File: l.file, Line: 1, Col: 1}
 }
 
-// fields returns the keys of a decoded table, sorted by position.
+// fields returns the keys of a decoded table, sorted by name (problems are
+// sorted by position when they are reported).
 func (l *loader) fields(prefix string, m map[string]toml.Primitive) []field {
 	out := make([]field, 0, len(m))
 	for k, p := range m {
-		out = append(out, field{name: k, key: prefix + k, prim: p, pos: l.primPos(p)})
+		out = append(out, field{name: k, key: prefix + k, prim: p, l: l, pos: new(Pos)})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].pos.Offset != out[j].pos.Offset {
-			return out[i].pos.Offset < out[j].pos.Offset
-		}
-		return out[i].key < out[j].key
-	})
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out
+}
+
+// posAt returns the position of a byte offset of the source, from an
+// index of line starts built once.
+func (l *loader) posAt(off int) Pos {
+	if l.lines == nil {
+		l.lines = []int{0}
+		for i := 0; i < len(l.src); i++ {
+			if l.src[i] == '\n' {
+				l.lines = append(l.lines, i+1)
+			}
+		}
+	}
+	line := sort.Search(len(l.lines), func(i int) bool { return l.lines[i] > off }) // 1-based
+	return Pos{File: l.file, Line: line, Col: off - l.lines[line-1] + 1, Offset: off}
 }
 
 // table decodes f as a TOML table; it reports and returns false otherwise.
@@ -150,11 +173,11 @@ func (l *loader) table(f field, what string) (map[string]toml.Primitive, bool) {
 	// PrimitiveDecode into a map succeeds, leaving it empty, for any value
 	// that is not a table (BurntSushi/toml v1.6.0), so check the type first.
 	if _, isTable := l.raw(f).(map[string]any); !isTable {
-		l.errs.add(f.pos, "%s must be a table (%s), not %s", f.key, what, l.typeName(f))
+		l.errs.add(f.at(), "%s must be a table (%s), not %s", f.key, what, l.typeName(f))
 		return nil, false
 	}
 	if err := l.md.PrimitiveDecode(f.prim, &m); err != nil {
-		l.errs.add(f.pos, "%s must be a table (%s), not %s", f.key, what, l.typeName(f))
+		l.errs.add(f.at(), "%s must be a table (%s), not %s", f.key, what, l.typeName(f))
 		return nil, false
 	}
 	return m, true
@@ -191,7 +214,7 @@ func (l *loader) typeName(f field) string {
 func (l *loader) str(f field) (string, bool) {
 	s, ok := l.raw(f).(string)
 	if !ok {
-		l.errs.add(f.pos, "%s must be a string, not %s", f.key, l.typeName(f))
+		l.errs.add(f.at(), "%s must be a string, not %s", f.key, l.typeName(f))
 	}
 	return s, ok
 }
@@ -199,11 +222,11 @@ func (l *loader) str(f field) (string, bool) {
 func (l *loader) integer(f field, min, max int64) (int64, bool) {
 	n, ok := l.raw(f).(int64)
 	if !ok {
-		l.errs.add(f.pos, "%s must be an integer, not %s", f.key, l.typeName(f))
+		l.errs.add(f.at(), "%s must be an integer, not %s", f.key, l.typeName(f))
 		return 0, false
 	}
 	if n < min || n > max {
-		l.errs.add(f.pos, "%s = %d is out of range (allowed %d to %d)", f.key, n, min, max)
+		l.errs.add(f.at(), "%s = %d is out of range (allowed %d to %d)", f.key, n, min, max)
 		return 0, false
 	}
 	return n, true
@@ -212,7 +235,7 @@ func (l *loader) integer(f field, min, max int64) (int64, bool) {
 func (l *loader) boolean(f field) (bool, bool) {
 	b, ok := l.raw(f).(bool)
 	if !ok {
-		l.errs.add(f.pos, "%s must be true or false, not %s", f.key, l.typeName(f))
+		l.errs.add(f.at(), "%s must be true or false, not %s", f.key, l.typeName(f))
 	}
 	return b, ok
 }
@@ -224,29 +247,36 @@ func (l *loader) text(f field, v encoding.TextUnmarshaler) bool {
 		return false
 	}
 	if err := v.UnmarshalText([]byte(s)); err != nil {
-		l.errs.add(f.pos, "%s: %v", f.key, err)
+		l.errs.add(f.at(), "%s: %v", f.key, err)
 		return false
 	}
 	return true
 }
 
-// strs decodes an array of strings with the position of each element.
-func (l *loader) strs(f field) ([]string, []Pos, bool) {
+// strs decodes an array of strings; the second result gives the position
+// of element i, found only when asked.
+func (l *loader) strs(f field) ([]string, func(int) Pos, bool) {
 	arr, ok := l.raw(f).([]any)
 	if !ok {
-		l.errs.add(f.pos, "%s must be an array of strings, not %s", f.key, l.typeName(f))
+		l.errs.add(f.at(), "%s must be an array of strings, not %s", f.key, l.typeName(f))
 		return nil, nil, false
 	}
 	out := make([]string, 0, len(arr))
 	for i, v := range arr {
 		s, isStr := v.(string)
 		if !isStr {
-			l.errs.add(f.pos, "%s[%d] must be a string", f.key, i)
+			l.errs.add(f.at(), "%s[%d] must be a string", f.key, i)
 			return nil, nil, false
 		}
 		out = append(out, s)
 	}
-	return out, l.elementPos(f.pos, out), true
+	var all []Pos
+	return out, func(i int) Pos {
+		if all == nil {
+			all = l.elementPos(f.at(), out)
+		}
+		return all[i]
+	}, true
 }
 
 // elementPos finds where each string of an array was written, searching the
@@ -278,7 +308,7 @@ func (l *loader) elementPos(start Pos, elems []string) []Pos {
 }
 
 // steps decodes an array of steps ("7000/tcp").
-func (l *loader) steps(f field) ([]Step, []Pos, bool) {
+func (l *loader) steps(f field) ([]Step, func(int) Pos, bool) {
 	raw, pos, ok := l.strs(f)
 	if !ok {
 		return nil, nil, false
@@ -286,7 +316,7 @@ func (l *loader) steps(f field) ([]Step, []Pos, bool) {
 	out := make([]Step, len(raw))
 	for i, s := range raw {
 		if err := out[i].UnmarshalText([]byte(s)); err != nil {
-			l.errs.add(pos[i], "%s[%d]: %v", f.key, i, err)
+			l.errs.add(pos(i), "%s[%d]: %v", f.key, i, err)
 			ok = false
 		}
 	}
@@ -300,11 +330,11 @@ func (l *loader) argv(f field) []string {
 		return nil
 	}
 	if len(argv) == 0 || argv[0] == "" {
-		l.errs.add(f.pos, "%s must name a program: [\"/usr/bin/prog\", \"arg\", ...]", f.key)
+		l.errs.add(f.at(), "%s must name a program: [\"/usr/bin/prog\", \"arg\", ...]", f.key)
 		return nil
 	}
 	if !strings.HasPrefix(argv[0], "/") {
-		l.errs.add(f.pos, "%s: program %q must be an absolute path (commands run without a shell or PATH lookup)", f.key, argv[0])
+		l.errs.add(f.at(), "%s: program %q must be an absolute path (commands run without a shell or PATH lookup)", f.key, argv[0])
 		return nil
 	}
 	return argv
@@ -318,7 +348,7 @@ func (l *loader) duration(f field, min, max Duration) (Duration, bool) {
 	}
 	if d < min || d > max {
 		s, _ := l.raw(f).(string)
-		l.errs.add(f.pos, "%s = %q is out of range (allowed %s to %s)", f.key, s, shortDuration(min), shortDuration(max))
+		l.errs.add(f.at(), "%s = %q is out of range (allowed %s to %s)", f.key, s, shortDuration(min), shortDuration(max))
 		return 0, false
 	}
 	return d, true
@@ -347,21 +377,21 @@ func (l *loader) prefixes(f field) []netip.Prefix {
 		if err != nil {
 			a, aerr := netip.ParseAddr(s)
 			if aerr != nil {
-				l.errs.add(pos[i], "%s[%d]: %q is not an address or CIDR prefix (write e.g. \"203.0.113.0/24\" or \"2001:db8::/32\")", f.key, i, s)
+				l.errs.add(pos(i), "%s[%d]: %q is not an address or CIDR prefix (write e.g. \"203.0.113.0/24\" or \"2001:db8::/32\")", f.key, i, s)
 				continue
 			}
 			if a.Zone() != "" {
-				l.errs.add(pos[i], "%s[%d]: %q: write IPv4 addresses as a.b.c.d and leave out zones", f.key, i, s)
+				l.errs.add(pos(i), "%s[%d]: %q: write IPv4 addresses as a.b.c.d and leave out zones", f.key, i, s)
 				continue
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		if a := p.Addr(); a.Zone() != "" || a.Is4In6() {
-			l.errs.add(pos[i], "%s[%d]: %q: write IPv4 addresses as a.b.c.d and leave out zones", f.key, i, s)
+			l.errs.add(pos(i), "%s[%d]: %q: write IPv4 addresses as a.b.c.d and leave out zones", f.key, i, s)
 			continue
 		}
 		if p.Masked() != p {
-			l.errs.add(pos[i], "%s[%d]: %q has host bits set; did you mean %q?", f.key, i, s, p.Masked().String())
+			l.errs.add(pos(i), "%s[%d]: %q has host bits set; did you mean %q?", f.key, i, s, p.Masked().String())
 			continue
 		}
 		out = append(out, p)
@@ -372,7 +402,7 @@ func (l *loader) prefixes(f field) []netip.Prefix {
 // keyPos returns where f's key was written: on the line of its value,
 // before it (the decoder only reports where values start).
 func (l *loader) keyPos(f field) Pos {
-	p := f.pos
+	p := f.at()
 	if p.Offset <= 0 || p.Offset > len(l.src) {
 		return p
 	}

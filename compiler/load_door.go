@@ -37,14 +37,18 @@ func (l *loader) loadDoors(df field) []*Door {
 	}
 	var doors []*Door
 	byName := map[string]*Door{}
-	for _, f := range l.fields("door.", m) {
+	// In the order they were written, so a duplicate is reported at the
+	// later one.
+	fields := l.fields("door.", m)
+	sort.SliceStable(fields, func(i, j int) bool { return l.headerPos(fields[i]).Offset < l.headerPos(fields[j]).Offset })
+	for _, f := range fields {
 		name := normaliseDoorName(f.name)
 		switch {
 		case !doorNameRE.MatchString(name) || len(name) > maxDoorName:
-			l.errs.add(f.pos, "door name %q is not allowed: it must start with a letter and hold only letters, digits, - and _ (at most %d), as it names nftables objects", f.name, maxDoorName)
+			l.errs.add(f.at(), "door name %q is not allowed: it must start with a letter and hold only letters, digits, - and _ (at most %d), as it names nftables objects", f.name, maxDoorName)
 			continue
 		case byName[name] != nil:
-			l.errs.add(f.pos, "door %q is defined twice (door names are compared in lower case with - read as _; the other one is at %s)", f.name, byName[name].Pos)
+			l.errs.add(f.at(), "door %q is defined twice (door names are compared in lower case with - read as _; the other one is at %s)", f.name, byName[name].Pos)
 			continue
 		}
 		d := l.loadDoor(name, f)
@@ -55,7 +59,7 @@ func (l *loader) loadDoors(df field) []*Door {
 		doors = append(doors, d)
 	}
 	if len(m) == 0 {
-		l.errs.add(df.pos, "no doors: add at least one [door.NAME] section")
+		l.errs.add(df.at(), "no doors: add at least one [door.NAME] section")
 	}
 	sort.Slice(doors, func(i, j int) bool { return doors[i].Name < doors[j].Name })
 	return doors
@@ -69,15 +73,15 @@ func (l *loader) loadDoor(name string, df field) *Door {
 		return nil
 	}
 	d := &Door{
-		Name: name, Pos: df.pos, StepTimeout: DefaultStepTimeout, OpenFor: DefaultOpenFor,
+		Name: name, Pos: l.headerPos(df), StepTimeout: DefaultStepTimeout, OpenFor: DefaultOpenFor,
 		TCPFlags: DefaultTCPFlags, Strict: true, StartTimeout: DefaultStartTimeout, Hold: true, StopWhenIdle: true,
 		Families: []ruleset.Family{ruleset.IPv4, ruleset.IPv6}, FloodRate: DefaultFloodRate,
-		MaxGrants: DefaultMaxGrants, pos: map[string]Pos{},
+		MaxGrants: DefaultMaxGrants, pos: map[string]func() Pos{},
 	}
 	prefix := "door." + df.name + "."
 	familiesSet := false
 	for _, f := range l.fields(prefix, m) {
-		d.pos[f.name] = f.pos
+		d.pos[f.name] = f.at
 		switch f.name {
 		case "sequence":
 			d.Sequence = l.sequence(f)
@@ -109,7 +113,7 @@ func (l *loader) loadDoor(name string, df field) *Door {
 					s += ".service"
 				}
 				if !unitRE.MatchString(s) {
-					l.errs.add(f.pos, "%s = %q is not a systemd service unit name (e.g. \"ssh.service\")", f.key, s)
+					l.errs.add(f.at(), "%s = %q is not a systemd service unit name (e.g. \"ssh.service\")", f.key, s)
 				} else {
 					d.Service = s
 				}
@@ -128,7 +132,7 @@ func (l *loader) loadDoor(name string, df field) *Door {
 				case "hold", "drop":
 					d.Hold = s == "hold"
 				default:
-					l.errs.add(f.pos, "%s = %q: allowed are \"hold\" (the knocker's first SYN waits until the service is up) and \"drop\" (it is dropped and the client resends it after about 1 s)", f.key, s)
+					l.errs.add(f.at(), "%s = %q: allowed are \"hold\" (the knocker's first SYN waits until the service is up) and \"drop\" (it is dropped and the client resends it after about 1 s)", f.key, s)
 				}
 			}
 		case "stop_when_idle":
@@ -157,15 +161,44 @@ func (l *loader) loadDoor(name string, df field) *Door {
 		}
 	}
 	if _, ok := d.pos["sequence"]; !ok {
-		l.errs.add(df.pos, "door %q has no sequence: add e.g. sequence = [\"7000/tcp\", \"8000/tcp\", \"9000/tcp\"]", name)
+		l.errs.add(df.at(), "door %q has no sequence: add e.g. sequence = [\"7000/tcp\", \"8000/tcp\", \"9000/tcp\"]", name)
 	}
 	if _, ok := d.pos["protect"]; !ok {
-		l.errs.add(df.pos, "door %q protects nothing: add e.g. protect = [\"22/tcp\"]", name)
+		l.errs.add(df.at(), "door %q protects nothing: add e.g. protect = [\"22/tcp\"]", name)
 	}
 	if !familiesSet && len(d.AllowFrom) > 0 {
 		d.Families = prefixFamilies(d.AllowFrom)
 	}
 	return d
+}
+
+// headerPos returns where a door's [door.NAME] header is, from an index of
+// every door header built in one pass over the file; a door written another
+// way (dotted keys, an inline table) is found by the decoder.
+func (l *loader) headerPos(df field) Pos {
+	if l.headers == nil {
+		l.headers = map[string]int{}
+		for off := 0; ; {
+			i := strings.Index(l.src[off:], "[door.")
+			if i < 0 {
+				break
+			}
+			start := off + i
+			end := strings.IndexByte(l.src[start:], ']')
+			if end < 0 {
+				break
+			}
+			name := strings.Trim(l.src[start+len("[door."):start+end], `"' `)
+			if _, seen := l.headers[name]; !seen {
+				l.headers[name] = start
+			}
+			off = start + end
+		}
+	}
+	if off, ok := l.headers[df.name]; ok {
+		return l.posAt(off)
+	}
+	return df.at()
 }
 
 // sequence decodes a knock sequence of 1 to MaxSteps steps.
@@ -175,7 +208,7 @@ func (l *loader) sequence(f field) []Step {
 		return nil
 	}
 	if len(steps) == 0 || len(steps) > MaxSteps {
-		l.errs.add(f.pos, "%s has %d steps (allowed 1 to %d)", f.key, len(steps), MaxSteps)
+		l.errs.add(f.at(), "%s has %d steps (allowed 1 to %d)", f.key, len(steps), MaxSteps)
 		return nil
 	}
 	return steps
@@ -188,12 +221,12 @@ func (l *loader) protect(f field) []Step {
 		return nil
 	}
 	if len(steps) == 0 {
-		l.errs.add(f.pos, "%s is empty: name at least one port, e.g. [\"22/tcp\"]", f.key)
+		l.errs.add(f.at(), "%s is empty: name at least one port, e.g. [\"22/tcp\"]", f.key)
 	}
 	seen := map[Step]bool{}
 	for i, s := range steps {
 		if seen[s] {
-			l.errs.add(pos[i], "%s[%d]: %s is listed twice", f.key, i, s)
+			l.errs.add(pos(i), "%s[%d]: %s is listed twice", f.key, i, s)
 		}
 		seen[s] = true
 	}
@@ -216,18 +249,18 @@ func (l *loader) families(f field) []ruleset.Family {
 		case "ipv6", "ip6", "inet6":
 			fam = ruleset.IPv6
 		default:
-			l.errs.add(pos[i], "%s[%d] = %q: allowed are \"ipv4\" and \"ipv6\"", f.key, i, n)
+			l.errs.add(pos(i), "%s[%d] = %q: allowed are \"ipv4\" and \"ipv6\"", f.key, i, n)
 			continue
 		}
 		if seen[fam] {
-			l.errs.add(pos[i], "%s[%d]: %q is listed twice", f.key, i, n)
+			l.errs.add(pos(i), "%s[%d]: %q is listed twice", f.key, i, n)
 			continue
 		}
 		seen[fam] = true
 		out = append(out, fam)
 	}
 	if len(names) == 0 {
-		l.errs.add(f.pos, "%s is empty: allowed are \"ipv4\" and \"ipv6\"", f.key)
+		l.errs.add(f.at(), "%s is empty: allowed are \"ipv4\" and \"ipv6\"", f.key)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out

@@ -31,7 +31,7 @@ func (l *loader) loadTable(t *TableSpec, tf field) {
 		case "name":
 			if s, ok := l.str(f); ok {
 				if !identRE.MatchString(s) || len(s) > 32 {
-					l.errs.add(f.pos, "table.name %q is not a valid nftables name (a letter, then letters, digits or _; at most 32)", s)
+					l.errs.add(f.at(), "table.name %q is not a valid nftables name (a letter, then letters, digits or _; at most 32)", s)
 				} else {
 					t.Name = s
 				}
@@ -50,7 +50,7 @@ func (l *loader) loadTable(t *TableSpec, tf field) {
 		case "closed":
 			if s, ok := l.str(f); ok {
 				if s != "reject" && s != "drop" {
-					l.errs.add(f.pos, "table.closed = %q: allowed are \"reject\" (answer like a closed port) and \"drop\" (silence)", s)
+					l.errs.add(f.at(), "table.closed = %q: allowed are \"reject\" (answer like a closed port) and \"drop\" (silence)", s)
 				} else {
 					t.Closed = s
 				}
@@ -61,15 +61,15 @@ func (l *loader) loadTable(t *TableSpec, tf field) {
 				continue
 			}
 			if len(names) == 0 {
-				l.errs.add(f.pos, "table.interfaces is empty: leave it out to accept knocks on every interface but lo")
+				l.errs.add(f.at(), "table.interfaces is empty: leave it out to accept knocks on every interface but lo")
 			}
 			seen := map[string]bool{}
 			for i, n := range names {
 				switch {
 				case !ifaceRE.MatchString(n) || n == "*":
-					l.errs.add(pos[i], "table.interfaces[%d]: %q is not an interface name (at most 15 characters; a trailing * matches a prefix)", i, n)
+					l.errs.add(pos(i), "table.interfaces[%d]: %q is not an interface name (at most 15 characters; a trailing * matches a prefix)", i, n)
 				case seen[n]:
-					l.errs.add(pos[i], "table.interfaces[%d]: %q is listed twice", i, n)
+					l.errs.add(pos(i), "table.interfaces[%d]: %q is listed twice", i, n)
 				}
 				seen[n] = true
 			}
@@ -105,16 +105,16 @@ func (l *loader) priority(t *TableSpec, f field) {
 			o, err = 0, nil
 		}
 		if !ok || err != nil {
-			l.errs.add(f.pos, "table.priority = %q: write an integer or a name (raw, mangle, filter, security) with an optional offset such as \"mangle + 10\"", v)
+			l.errs.add(f.at(), "table.priority = %q: write an integer or a name (raw, mangle, filter, security) with an optional offset such as \"mangle + 10\"", v)
 			return
 		}
 		n = int64(base) + sign*o
 	default:
-		l.errs.add(f.pos, "table.priority must be an integer, not %s", l.typeName(f))
+		l.errs.add(f.at(), "table.priority must be an integer, not %s", l.typeName(f))
 		return
 	}
 	if n <= -200 || n > 1000 {
-		l.errs.add(f.pos, "table.priority = %d is out of range (allowed -199 to 1000: knockc's chain must run after conntrack at -200 to let established sessions through)", n)
+		l.errs.add(f.at(), "table.priority = %d is out of range (allowed -199 to 1000: knockc's chain must run after conntrack at -200 to let established sessions through)", n)
 		return
 	}
 	t.Priority = int(n)

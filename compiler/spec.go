@@ -50,7 +50,7 @@ type Door struct {
 	FloodRate     int            // knocks per second each step set must absorb
 	MaxGrants     int            // most knockers pending or granted at once
 
-	pos map[string]Pos // where each key was written, for semantic errors
+	pos map[string]func() Pos // where each key was written, for semantic errors
 }
 
 // Managed reports whether the monitor starts and stops a service for the

@@ -19,7 +19,7 @@ func validate(spec *Spec, errs *errorList) {
 // at returns the position of a door's key, or of the door's header.
 func (d *Door) at(key string) Pos {
 	if p, ok := d.pos[key]; ok {
-		return p
+		return p()
 	}
 	return d.Pos
 }
