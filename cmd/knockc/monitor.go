@@ -29,6 +29,7 @@ func monitorCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.DurationFlag{Name: "reconcile", Value: 2 * time.Second, Usage: "how often to read the pending and grant sets back from the kernel"},
+			&cli.BoolFlag{Name: "apply", Usage: "apply the spec at start, and again whenever knockc's table is gone (e.g. after nft flush ruleset)"},
 		},
 		Action: func(c *cli.Context) error {
 			spec, err := loadSpec(c, false)
@@ -41,20 +42,30 @@ func monitorCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return runMonitor(ctx, spec, log, c.Duration("reconcile"))
+			return runMonitor(ctx, spec, log, c.Duration("reconcile"), c.Bool("apply"))
 		},
 	}
 }
 
 // runMonitor connects the kernel, the NFLOG events and the services of
 // spec to a monitor and runs it until ctx ends.
-func runMonitor(ctx context.Context, spec *compiler.Spec, log *slog.Logger, reconcile time.Duration) error {
+func runMonitor(ctx context.Context, spec *compiler.Spec, log *slog.Logger, reconcile time.Duration, apply bool) error {
 	conn, err := nftkernel.Open("")
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
 	defer conn.Close()
-	if p, _, err := conn.Plan(compiler.Compile(spec)); err != nil {
+	want := compiler.Compile(spec)
+	if apply {
+		_, have, err := conn.Plan(want)
+		if err == nil {
+			err = conn.Apply(want, have)
+		}
+		if err != nil {
+			return cli.Exit(err.Error(), 1)
+		}
+	}
+	if p, _, err := conn.Plan(want); err != nil {
 		return cli.Exit(err.Error(), 1)
 	} else if !p.Empty() {
 		log.Warn("the kernel's table differs from the spec: run knockc apply", "table", spec.Table.Name, "plan", p.Summary())
@@ -72,6 +83,9 @@ func runMonitor(ctx context.Context, spec *compiler.Spec, log *slog.Logger, reco
 		}
 	}
 	cfg := monitor.Config{Spec: spec, Kernel: conn, Services: services, Logger: log, Reconcile: reconcile}
+	if apply {
+		cfg.Ensure = func() (bool, error) { return conn.Ensure(want) }
+	}
 	held := make(chan nftkernel.HeldPacket, 4096)
 	if holds(spec) {
 		q, err := nftkernel.ListenQueue(ctx, "", spec.Table.HoldQueue, heldQueueLen, held)

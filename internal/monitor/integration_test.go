@@ -108,10 +108,11 @@ type monitorProc struct {
 
 // startMonitor runs the monitor in the server namespace and waits until
 // it reports ready.
-func (e *sshEnv) startMonitor() *monitorProc {
+func (e *sshEnv) startMonitor(extra ...string) *monitorProc {
 	e.t.Helper()
 	out := &lockedBuffer{}
-	cmd := exec.Command("ip", "netns", "exec", e.pair.Server.Name, knockcBin, "monitor", "--reconcile", "500ms", "--log-format", "json", e.spec)
+	args := append([]string{"netns", "exec", e.pair.Server.Name, knockcBin, "monitor", "--reconcile", "500ms", "--log-format", "json"}, extra...)
+	cmd := exec.Command("ip", append(args, e.spec)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		e.t.Fatalf("start monitor: %v", err)
@@ -278,4 +279,24 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// With --apply the monitor puts knockc's table back when another tool
+// flushes the whole ruleset (as Debian's nftables.service does on reload),
+// and the door works again.
+func TestIntegrationMonitorReappliesFlushedTable(t *testing.T) {
+	t.Parallel()
+	e := newSSHEnv(t, "1m")
+	m := e.startMonitor("--apply")
+	e.pair.Server.Run(t, "nft", "flush", "ruleset")
+	e.waitFor("the table back after a flush", func() bool {
+		out, _ := e.pair.Server.Exec("nft", "list", "tables")
+		return strings.Contains(out, "table inet knockc")
+	})
+	if !strings.Contains(m.out.String(), "applied it again") {
+		t.Errorf("the monitor did not say it re-applied the table:\n%s", m.out.String())
+	}
+	e.wantPort(netns.Refused, "after the table came back, before a knock")
+	e.knock(7000, 8000, 9000)
+	e.login().alive(t, "after a flush")
 }

@@ -57,6 +57,9 @@ type Config struct {
 	Reconcile time.Duration
 	// HookTimeout bounds on_open/on_close hooks (default 10s).
 	HookTimeout time.Duration
+	// Ensure, when set, is called at every reconcile tick to put the table
+	// back if it is gone (knockc monitor --apply); it reports whether it did.
+	Ensure func() (bool, error)
 	// Granted, when set, is called after each grant with the time from
 	// event to grant: for benchmarks.
 	Granted func(door string, addr netip.Addr, latency time.Duration)
@@ -149,6 +152,7 @@ func (m *Monitor) Run(ctx context.Context, events <-chan Event, held <-chan nftk
 			m.log.Warn("kernel dropped events (socket buffer full): reconciling from the sets")
 			m.reconcileAll()
 		case <-tick.C:
+			m.ensureTable()
 			m.reconcileAll()
 			m.reportDrops()
 		}
@@ -188,6 +192,20 @@ func (m *Monitor) drop(id uint32) error {
 func (m *Monitor) verdict(what string, id uint32, err error) {
 	if err != nil {
 		m.log.Warn("verdict refused", "verdict", what, "id", id, "err", err)
+	}
+}
+
+// ensureTable puts knockc's table back when it is gone, if configured to.
+func (m *Monitor) ensureTable() {
+	if m.cfg.Ensure == nil {
+		return
+	}
+	applied, err := m.cfg.Ensure()
+	switch {
+	case err != nil:
+		m.log.Error("cannot put knockc's table back", "err", err)
+	case applied:
+		m.log.Warn("knockc's table was gone (flushed by another tool?): applied it again; knocks in progress and grants were lost with it")
 	}
 }
 

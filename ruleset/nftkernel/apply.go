@@ -205,3 +205,14 @@ func sameHook(a, b *ruleset.Hook) bool {
 	}
 	return *a == *b
 }
+
+// Ensure applies want when knockc's table is missing from the kernel (a
+// `nft flush ruleset` by the host's firewall service, say) and reports
+// whether it did. A table that is there is left as it is, drifted or not.
+func (c *Conn) Ensure(want *ruleset.Table) (bool, error) {
+	have, err := c.ReadConfig(want.Name)
+	if err != nil || have != nil {
+		return false, err
+	}
+	return true, c.Apply(want, nil)
+}
