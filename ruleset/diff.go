@@ -200,37 +200,39 @@ func lineDiff(before, after string) []string {
 			out = append(out, "  "+a[i])
 			i++
 			j++
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
+		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
+			out = append(out, "- "+a[i]) // old before new, as git and terraform show it
+			i++
+		default:
 			out = append(out, "+ "+b[j])
 			j++
-		default:
-			out = append(out, "- "+a[i])
-			i++
 		}
 	}
 	return elide(out)
 }
 
-// elide keeps changed lines with one line of context, plus the first and
-// last line (the object's header and closing brace).
+// elide keeps changed lines with one line of context either side, plus the
+// first and last line (the object's header and closing brace), and folds
+// every other run of unchanged lines into "  ...".
 func elide(lines []string) []string {
 	keep := make([]bool, len(lines))
 	for i, l := range lines {
-		if !strings.HasPrefix(l, "  ") || i == 0 || i == len(lines)-1 {
+		if i == 0 || i == len(lines)-1 {
+			keep[i] = true
+		}
+		if !strings.HasPrefix(l, "  ") {
 			for k := max(0, i-1); k <= min(len(lines)-1, i+1); k++ {
-				keep[k] = keep[k] || !strings.HasPrefix(l, "  ") || k == i
+				keep[k] = true
 			}
 		}
 	}
 	var out []string
-	skipped := false
 	for i, l := range lines {
-		if keep[i] {
+		switch {
+		case keep[i]:
 			out = append(out, l)
-			skipped = false
-		} else if !skipped {
+		case i == 0 || keep[i-1]:
 			out = append(out, "  ...")
-			skipped = true
 		}
 	}
 	return out

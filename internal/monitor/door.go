@@ -230,7 +230,13 @@ func (d *door) stopIfIdle(ctx context.Context) {
 	if grants, err := d.read(compiler.GrantSet); err != nil || len(grants) > 0 {
 		return
 	}
-	if d.up != nil && !*d.up {
+	d.stop(ctx)
+}
+
+// stop stops the door's service, which the caller found idle, unless the
+// door keeps it running or it is known to be down already.
+func (d *door) stop(ctx context.Context) {
+	if d.svc == nil || !d.spec.StopWhenIdle || (d.up != nil && !*d.up) {
 		return
 	}
 	sctx, cancel := context.WithTimeout(ctx, d.spec.StartTimeout)
@@ -295,8 +301,8 @@ func (d *door) reconcile(ctx context.Context) {
 	switch {
 	case len(d.grants) > 0:
 		d.ensureUp(ctx) // a grant whose service is down would lock its knocker out
-	default:
-		d.stopIfIdle(ctx)
+	case len(pending) == 0:
+		d.stop(ctx) // the sets were just read: nobody pending or granted
 	}
 }
 

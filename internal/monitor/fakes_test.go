@@ -15,8 +15,7 @@ type fakeKernel struct {
 	mu    sync.Mutex
 	sets  map[string]map[netip.Addr]time.Time // set → addr → expiry
 	moves int
-	calls []string // "move" entries, in order, shared with fakeService
-	log   *[]string
+	log   *[]string // calls in order, shared with fakeService
 }
 
 func newFakeKernel(log *[]string) *fakeKernel {
@@ -111,7 +110,6 @@ type fakeService struct {
 	stops    int
 	startErr error
 	log      *[]string
-	logMu    *sync.Mutex
 }
 
 func (s *fakeService) Start(ctx context.Context) error {

@@ -28,7 +28,6 @@ type harness struct {
 	held   chan nftkernel.HeldPacket
 	lost   chan struct{}
 	calls  []string
-	mu     sync.Mutex
 }
 
 // managedSpec is a door whose service the monitor manages.

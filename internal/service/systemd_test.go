@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,9 +21,7 @@ import (
 // test: -f /dev/null and -h keep /etc/ssh out of it.
 func sshdUnit(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("ssh-keygen"); err != nil {
-		t.Skipf("needs ssh-keygen (Debian package openssh-client): %v", err)
-	}
+	netns.RequireRoot(t, "ssh-keygen") // skips, or fails under CI=true
 	key := filepath.Join(t.TempDir(), "host_ed25519")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen: %v\n%s", err, out)
@@ -46,12 +43,7 @@ func testUnits(t *testing.T) map[string]string {
 // The D-Bus path against a real systemd 252 booted in namespaces; one
 // manager serves every subtest.
 func TestIntegrationSystemd(t *testing.T) {
-	if _, err := exec.LookPath("/usr/sbin/sshd"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("needs /usr/sbin/sshd (Debian package openssh-server): %v", err)
-		}
-		t.Skipf("needs /usr/sbin/sshd (Debian package openssh-server): %v", err)
-	}
+	netns.RequireRoot(t, "/usr/sbin/sshd", "ssh-keygen")
 	m := systemdtest.Boot(t, testUnits(t))
 	ns := netns.Attach(t, m.NetNS(), "sd")
 	bus := WithBusAddress(m.BusAddress())

@@ -87,15 +87,6 @@ func (e *benchEnv) delete(b *testing.B) {
 }
 
 // read returns the table in the kernel, failing when it is absent.
-func (e *benchEnv) read(b *testing.B) *ruleset.Table {
-	b.Helper()
-	have, err := e.conn.Read(e.want.Name)
-	if err != nil || have == nil {
-		b.Fatalf("Read(%q) = %v, %v; want the applied table", e.want.Name, have, err)
-	}
-	return have
-}
-
 func (e *benchEnv) generation(b *testing.B) uint32 {
 	b.Helper()
 	g, err := e.conn.Generation()

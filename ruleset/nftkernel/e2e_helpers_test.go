@@ -126,16 +126,6 @@ func (e *knockEnv) status() string {
 	return b.String()
 }
 
-// elements returns how many elements the named set holds.
-func (e *knockEnv) elements(set string) int {
-	e.t.Helper()
-	s := e.read().Set(set)
-	if s == nil {
-		e.t.Fatalf("set %q is missing", set)
-	}
-	return len(s.Elements)
-}
-
 // classicSpec is knockd's classic door with short timeouts for tests;
 // each override ("key = value") replaces the default line of that key or
 // is added to the door.

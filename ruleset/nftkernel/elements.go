@@ -10,20 +10,20 @@ import (
 )
 
 // Elements returns the addresses in one set of knockc's table with the
-// time each has left. It fails when the set does not exist.
+// time each has left, in one netlink dump (the key's length tells the
+// family). It fails when the set does not exist.
 func (c *Conn) Elements(table, set string) ([]ruleset.Element, error) {
-	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
-	s, err := c.nft.GetSetByName(tbl, set)
-	if err != nil {
-		return nil, fmt.Errorf("read set %q: %w", set, err)
-	}
-	f := ParseSet(s).Family
+	s := &nftables.Set{Name: set, Table: &nftables.Table{Name: table, Family: nftables.TableFamilyINet}}
 	elems, err := c.nft.GetSetElements(s)
 	if err != nil {
 		return nil, fmt.Errorf("read elements of set %q: %w", set, err)
 	}
 	out := make([]ruleset.Element, 0, len(elems))
 	for _, e := range elems {
+		f := ruleset.IPv4
+		if len(e.Key) == 16 {
+			f = ruleset.IPv6
+		}
 		out = append(out, ParseElement(f, e))
 	}
 	return out, nil

@@ -3,9 +3,8 @@
 package nftkernel
 
 import (
-	"fmt"
+	"github.com/knockc/knockc/internal/netns"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -97,57 +96,20 @@ func kernelConvTable(name string) *ruleset.Table {
 	}
 }
 
-// requireKernel skips the test without root, or fails it when CI is "true".
-func requireKernel(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		for _, bin := range []string{"ip", "nft"} {
-			if _, err := exec.LookPath(bin); err != nil {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("kernel test needs %s: %v", bin, err)
-				}
-				t.Skipf("kernel test needs %s: %v", bin, err)
-			}
-		}
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("kernel test needs root, and CI is true")
-	}
-	t.Skip("kernel test needs root")
-}
+// requireKernel is netns.RequireRoot with the tools these tests run:
+// a skip without root, a failure when CI is "true".
+func requireKernel(t *testing.T) { t.Helper(); netns.RequireRoot(t, "ip", "nft") }
 
-// runCmd runs a command and returns its output, failing the test on error.
-func runCmd(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// convNetns creates a throwaway network namespace, removed when the test ends,
-// and returns its name and a connection to nftables inside it.
+// convNetns creates a throwaway network namespace (netns.New: removed with
+// the test) and returns its name and a connection to nftables inside it.
 func convNetns(t *testing.T) (string, *nftables.Conn) {
 	t.Helper()
-	name := fmt.Sprintf("kc-conv-%d", os.Getpid())
-	runCmd(t, "ip", "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v\n%s", name, err, out)
-		}
-	})
-	f, err := os.Open("/run/netns/" + name)
-	if err != nil {
-		t.Fatalf("open netns %s: %v", name, err)
-	}
-	t.Cleanup(func() { f.Close() })
-	conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+	ns := netns.New(t, "kconv")
+	conn, err := nftables.New(nftables.WithNetNSFd(ns.Fd()))
 	if err != nil {
 		t.Fatalf("nftables.New: %v", err)
 	}
-	return name, conn
+	return ns.Name, conn
 }
 
 // sendTable adds tbl to the kernel in one batch, as nft -f would.
@@ -241,7 +203,11 @@ func checkKernelTable(t *testing.T, conn *nftables.Conn, ns string, want *rulese
 	t.Helper()
 	nt := sendTable(t, conn, want)
 
-	listed := runCmd(t, "ip", "netns", "exec", ns, "nft", "list", "table", "inet", want.Name)
+	out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", want.Name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list table: %v\n%s", err, out)
+	}
+	listed := string(out)
 	t.Logf("nft list table inet %s:\n%s", want.Name, listed)
 	if got, w := strings.TrimSpace(listed), strings.TrimSpace(ruleset.Render(want)); got != w {
 		t.Errorf("nft list table inet %s = \n%s\nwant (ruleset.Render)\n%s\ndiff (-want +got):\n%s", want.Name, got, w, cmp.Diff(w, got))
