@@ -148,7 +148,27 @@ func (s L4Proto) String() string { return "meta l4proto " + s.Proto.String() }
 
 func (s DPort) String() string { return fmt.Sprintf("%s dport %d", s.Proto, s.Port) }
 
+// String renders the match in the words nft 1.0.6 lists it with, so that a
+// rendered table and "nft list table" agree (docs/testing.md):
+//
+//	mask of all flags    tcp flags == syn, tcp flags == 0x12, tcp flags == 0x0
+//	no flag set          tcp flags ! syn,ack
+//	one-flag mask        tcp flags & syn == syn
+//	otherwise            tcp flags syn / syn,ack
+//
+// nft's own parser refuses "tcp flags syn / syn" (a one-name mask), which is
+// why the one-flag form is the only one it accepts.
 func (s TCPFlags) String() string {
+	switch {
+	case s.Mask == 0xff && s.Flags != 0 && s.Flags&(s.Flags-1) == 0:
+		return "tcp flags == " + FlagNames(s.Flags)
+	case s.Mask == 0xff:
+		return fmt.Sprintf("tcp flags == %#x", s.Flags)
+	case s.Flags == 0:
+		return "tcp flags ! " + FlagNames(s.Mask)
+	case s.Mask&(s.Mask-1) == 0 && s.Flags == s.Mask:
+		return "tcp flags & " + FlagNames(s.Mask) + " == " + FlagNames(s.Flags)
+	}
 	return "tcp flags " + FlagNames(s.Flags) + " / " + FlagNames(s.Mask)
 }
 

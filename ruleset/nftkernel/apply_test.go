@@ -4,8 +4,6 @@ package nftkernel
 
 import (
 	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -173,43 +171,38 @@ func TestIntegrationExamplesMatchNft(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Parse(%s) = %v", name, err)
 		}
-		want := compiler.Compile(spec)
-		text := ruleset.Render(want)
-		listing := text
-		if mode, err := conn.QueueMode(); err != nil {
-			t.Fatalf("QueueMode() = %v", err)
-		} else if mode == QueueXT && usesQueue(want) {
-			// This kernel has no nft_queue: nft cannot check or load the
-			// queue statement, and apply uses the xt NFQUEUE target, which
-			// nft lists as nothing. Check the rest with drop in its place.
-			text = queueRE.ReplaceAllString(text, "drop")
-			listing = queueRE.ReplaceAllString(listing, "")
+		if err := checkAgainstNft(ns, conn, compiler.Compile(spec), dir); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
-		file := filepath.Join(dir, name+".nft")
-		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := ns.Exec("nft", "-c", "-f", file); err != nil {
-			t.Errorf("nft -c -f %s: %v\n%s", name, err, out)
-			continue
-		}
-		if err := conn.Apply(want, nil); err != nil {
-			t.Errorf("Apply(%s) = %v", name, err)
-			continue
-		}
-		listed := ns.Run(t, "nft", "list", "table", "inet", want.Name)
-		if diff := cmp.Diff(listing, listed); diff != "" {
-			t.Errorf("%s: nft list table differs from render (-render +nft):\n%s", name, diff)
-		}
-		have, err := conn.Read(want.Name)
+	}
+}
+
+// Every tcp_flags value check accepts applies, and nft lists it as render
+// prints it: each single flag, negations, and a mask of all flags.
+func TestIntegrationTCPFlagsApply(t *testing.T) {
+	t.Parallel()
+	netns.RequireRoot(t, "ip", "nft")
+	ns := netns.New(t, "knflags")
+	conn, err := Open(ns.Path())
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	defer conn.Close()
+	dir := t.TempDir()
+	for _, flags := range []string{
+		"fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr",
+		"syn,!ack", "syn,ack", "fin,!syn", "cwr,!ecn", "syn,!fin,!rst,!ack",
+		"syn,!fin,!rst,!psh,!ack,!urg,!ecn,!cwr",
+		"syn,ack,!fin,!rst,!psh,!urg,!ecn,!cwr",
+		"fin,syn,rst,psh,ack,urg,ecn,cwr",
+	} {
+		spec, err := compiler.Parse("flags.toml", []byte(classicSpec(`tcp_flags = "`+flags+`"`)))
 		if err != nil {
-			t.Fatalf("Read(%s) = %v", name, err)
+			t.Errorf("Parse(tcp_flags = %q) = %v", flags, err)
+			continue
 		}
-		if p := ruleset.Diff(want, have); !p.Empty() {
-			t.Errorf("%s: read back differs from the model:\n%s", name, p)
-		}
-		if err := conn.Delete(want.Name); err != nil {
-			t.Fatalf("Delete(%s) = %v", name, err)
+		if err := checkAgainstNft(ns, conn, compiler.Compile(spec), dir); err != nil {
+			t.Errorf("tcp_flags = %q: %v", flags, err)
 		}
 	}
 }

@@ -318,27 +318,25 @@ func l4protoPair(p ruleset.Proto) []expr.Any {
 	}
 }
 
+// tcpFlags emits the bytecode nft 1.0.6 sends for the match as
+// ruleset.TCPFlags renders it: a payload load, an AND with the mask and a
+// comparison; for a mask of all flags ("tcp flags == syn") nft leaves the
+// AND out, and so does knockc, so that both read back alike.
 func (b *builder) tcpFlags(s ruleset.TCPFlags) error {
-	// nft 1.0.6 lists some flag matches in other words than Render:
-	// "tcp flags == syn", "tcp flags ! syn,ack", "tcp flags & syn == syn".
 	switch {
-	case s.Flags == 0:
-		return fmt.Errorf(`%s: nft lists no flags as "tcp flags ! %s"`, s, ruleset.FlagNames(s.Mask))
+	case s.Mask == 0:
+		return fmt.Errorf("%s: an empty mask matches every packet", s)
 	case s.Flags&^s.Mask != 0:
 		return fmt.Errorf("%s: flags outside the mask never match", s)
-	case s.Mask == 0xff:
-		return fmt.Errorf(`%s: nft lists a mask of all flags as "tcp flags == %s"`, s, ruleset.FlagNames(s.Flags))
-	case s.Mask&(s.Mask-1) == 0:
-		return fmt.Errorf(`%s: nft lists a one-flag mask as "tcp flags & %[2]s == %[2]s"`, s, ruleset.FlagNames(s.Mask))
 	}
 	if err := b.needL4(ruleset.TCP); err != nil {
 		return fmt.Errorf("%s: %w", s, err)
 	}
-	b.add(
-		&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: tcpFlagsOffset, Len: 1},
-		&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 1, Mask: []byte{s.Mask}, Xor: []byte{0}},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte{s.Flags}},
-	)
+	b.add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: tcpFlagsOffset, Len: 1})
+	if s.Mask != 0xff {
+		b.add(&expr.Bitwise{SourceRegister: reg, DestRegister: reg, Len: 1, Mask: []byte{s.Mask}, Xor: []byte{0}})
+	}
+	b.add(&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: []byte{s.Flags}})
 	return nil
 }
 

@@ -315,6 +315,11 @@ func l4Stmt(es []expr.Any, proto ruleset.Proto) (ruleset.Stmt, int) {
 		}
 		return ruleset.DPort{Proto: proto, Port: binaryutil.BigEndian.Uint16(data)}, 2
 	case proto == ruleset.TCP && pl.Offset == tcpFlagsOffset && pl.Len == 1:
+		// "tcp flags == syn" has no AND: nft leaves it out for a mask of
+		// all flags, and lists an AND with 0xff the same way.
+		if data, ok := cmpAt(es, 1, expr.CmpOpEq, r); ok && len(data) == 1 {
+			return ruleset.TCPFlags{Flags: data[0], Mask: 0xff}, 2
+		}
 		mask, ok := maskAt(es, 1, r, 1)
 		if !ok {
 			return nil, 0

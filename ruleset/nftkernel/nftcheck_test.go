@@ -1,0 +1,105 @@
+//go:build linux
+
+package nftkernel
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/ruleset"
+)
+
+// checkAgainstNft proves, in the throwaway namespace ns whose nftables conn
+// talks to, what docs/testing.md promises for every table knockc renders:
+//
+//   - nft -c -f accepts the rendered text;
+//   - Apply of want succeeds, nft list table prints exactly the render, the
+//     table read back has no diff with want, and a second apply sends
+//     nothing (the ruleset generation does not move);
+//   - the render loaded by nft itself (nft -f, nft's own bytecode) reads
+//     back with no diff with want either.
+//
+// It leaves no table behind and returns the first problem found. dir holds
+// the rendered file.
+func checkAgainstNft(ns *netns.NS, conn *Conn, want *ruleset.Table, dir string) error {
+	text := ruleset.Render(want)
+	xt := false
+	if usesQueue(want) {
+		mode, err := conn.QueueMode()
+		if err != nil {
+			return fmt.Errorf("QueueMode() = %w", err)
+		}
+		xt = mode == QueueXT
+	}
+	listing := text
+	if xt {
+		// This kernel has no nft_queue: nft can neither check nor load the
+		// queue statement, and apply uses the xt NFQUEUE target, which nft
+		// lists as "queue num N" when iptables' libxt_NFQUEUE is installed
+		// and as nothing otherwise. Check the rest with drop in its place.
+		text = queueRE.ReplaceAllString(text, "drop")
+		listing = queueRE.ReplaceAllString(listing, "")
+	}
+	file := filepath.Join(dir, want.Name+".nft")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		return err
+	}
+	if out, err := ns.Exec("nft", "-c", "-f", file); err != nil {
+		return fmt.Errorf("nft -c -f of the render: %v\n%s", err, out)
+	}
+	if err := conn.Apply(want, nil); err != nil {
+		return fmt.Errorf("Apply() = %w", err)
+	}
+	defer conn.Delete(want.Name)
+	listed, err := ns.Exec("nft", "list", "table", "inet", want.Name)
+	if err != nil {
+		return fmt.Errorf("nft list table: %v\n%s", err, listed)
+	}
+	if xt {
+		listed = queueRE.ReplaceAllString(listed, "")
+	}
+	if diff := cmp.Diff(listing, listed); diff != "" {
+		return fmt.Errorf("nft list table differs from render (-render +nft):\n%s", diff)
+	}
+	have, err := conn.Read(want.Name)
+	if err != nil {
+		return fmt.Errorf("Read() = %w", err)
+	}
+	if p := ruleset.Diff(want, have); !p.Empty() {
+		return fmt.Errorf("read back differs from the model:\n%s", p)
+	}
+	gen, err := conn.Generation()
+	if err != nil {
+		return err
+	}
+	if err := conn.Apply(want, have); err != nil {
+		return fmt.Errorf("second Apply() = %w", err)
+	}
+	if again, err := conn.Generation(); err != nil {
+		return err
+	} else if again != gen {
+		return fmt.Errorf("second apply of the same table sent a batch (generation %d -> %d)", gen, again)
+	}
+	if err := conn.Delete(want.Name); err != nil {
+		return fmt.Errorf("Delete() = %w", err)
+	}
+	if xt {
+		return nil // nft cannot load the queue statement here
+	}
+	if out, err := ns.Exec("nft", "-f", file); err != nil {
+		return fmt.Errorf("nft -f of the render: %v\n%s", err, out)
+	}
+	have, err = conn.Read(want.Name)
+	if err != nil {
+		return fmt.Errorf("Read() after nft -f = %w", err)
+	}
+	if p := ruleset.Diff(want, have); !p.Empty() {
+		return fmt.Errorf("table loaded by nft -f reads back differently from the model:\n%s", strings.TrimSpace(p.String()))
+	}
+	return nil
+}
