@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"sort"
 	"strings"
 
@@ -13,19 +12,29 @@ import (
 )
 
 // Load reads and validates the spec at path. The error lists every problem
-// found, each as "file:line:col: message" (see Errors).
+// found, each as "file:line:col: message" (see Errors). It reads at most
+// MaxSpecBytes+1 bytes and refuses a larger file.
 func Load(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSpec(path)
 	if err != nil {
-		return nil, fmt.Errorf("read spec: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
 
 // Parse validates a spec held in memory; name stands for the file in
-// positions. It never panics, whatever the input.
+// positions. It never panics, whatever the input, and refuses input past
+// the limits in limits.go before decoding it.
 func Parse(name string, data []byte) (*Spec, error) {
 	l := &loader{file: name, src: string(data)}
+	if len(data) > MaxSpecBytes {
+		l.errs.add(Pos{File: name, Line: 1, Col: 1}, "the spec is larger than %d MiB; a spec is a small text file (is this the right file?)", MaxSpecBytes>>20)
+		return nil, l.errs.join()
+	}
+	if err := checkLimits(l.src); err != nil {
+		l.limitProblem(err)
+		return nil, l.errs.join()
+	}
 	spec := l.load()
 	if err := l.errs.join(); err != nil {
 		return nil, err
