@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/knockc/knockc/compiler"
-	"github.com/knockc/knockc/internal/specgen"
+	"github.com/knockc/knockc/internal/testenv/specgen"
 	"github.com/knockc/knockc/ruleset"
 )
 

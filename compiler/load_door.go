@@ -270,7 +270,7 @@ func (l *loader) families(f field) []ruleset.Family {
 func prefixFamilies(ps []netip.Prefix) []ruleset.Family {
 	var has4, has6 bool
 	for _, p := range ps {
-		if p.Addr().Is4() {
+		if ruleset.FamilyOf(p.Addr()) == ruleset.IPv4 {
 			has4 = true
 		} else {
 			has6 = true

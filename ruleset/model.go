@@ -14,6 +14,16 @@ const (
 	IPv6 Family = 6
 )
 
+// FamilyOf returns the family of addr: IPv4 for an IPv4 address, IPv6 for
+// any other (an IPv4-mapped IPv6 address included: callers Unmap first
+// when they mean the IPv4 host).
+func FamilyOf(addr netip.Addr) Family {
+	if addr.Is4() {
+		return IPv4
+	}
+	return IPv6
+}
+
 // String returns the spec's name for f: "ipv4" or "ipv6".
 func (f Family) String() string {
 	if f == IPv6 {

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/knockc/knockc/compiler"
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/testenv/netns"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 

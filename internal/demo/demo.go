@@ -19,7 +19,7 @@ import (
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/examples"
 	"github.com/knockc/knockc/internal/knock"
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/sandbox"
 	"github.com/knockc/knockc/ruleset"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 )
@@ -56,10 +56,10 @@ func Run(ctx context.Context, out io.Writer) (err error) {
 type demo struct {
 	ctx      context.Context
 	out      io.Writer
-	created  []*netns.NS
-	server   *netns.NS
-	knocker  *netns.Client
-	stranger *netns.Client
+	created  []*sandbox.NS
+	server   *sandbox.NS
+	knocker  *sandbox.Client
+	stranger *sandbox.Client
 	conn     *nftkernel.Conn
 	ln       net.Listener
 	step     int
@@ -102,14 +102,14 @@ func (d *demo) play() error {
 		return err
 	}
 	// Not 7000, 8000, 9000 in that order: that would be the knock itself.
-	answers := map[netns.Outcome]bool{}
+	answers := map[sandbox.Outcome]bool{}
 	for _, p := range []uint16{9000, 22, 7777, 8000, 7000} {
 		role := map[uint16]string{22: "protected (sshd listens here)", 7777: "unused", 7000: "knock port", 8000: "knock port", 9000: "knock port"}[p]
 		got := d.knocker.Connect(d.knocker.ServerV4, p, 400*time.Millisecond)
 		answers[got] = true
 		d.say("   %5d/tcp  %-8s %s", p, got, role)
 	}
-	if len(answers) != 1 || !answers[netns.Refused] {
+	if len(answers) != 1 || !answers[sandbox.Refused] {
 		return errors.New("demo: the scan told ports apart; every port should have answered with a reset")
 	}
 	d.say("   Every port answers alike (a TCP reset): the scanner cannot tell the open door from a wall.")
@@ -128,12 +128,12 @@ func (d *demo) play() error {
 	t := time.Now()
 	got := d.knocker.Connect(d.knocker.ServerV4, 22, 2*time.Second)
 	d.say("   from the knocker   %s (handshake in %s)", got, time.Since(t).Round(10*time.Microsecond))
-	if got != netns.Open {
+	if got != sandbox.Open {
 		return fmt.Errorf("demo: port 22 is %s for the knocker after the knock, want open", got)
 	}
 	other := d.stranger.Connect(d.stranger.ServerV4, 22, 400*time.Millisecond)
 	d.say("   from the stranger  %s", other)
-	if other == netns.Open {
+	if other == sandbox.Open {
 		return errors.New("demo: port 22 is open for a stranger who did not knock")
 	}
 	if err := d.status(table); err != nil {
@@ -148,7 +148,7 @@ func (d *demo) play() error {
 	}
 	got = d.knocker.Connect(d.knocker.ServerV4, 22, 400*time.Millisecond)
 	d.say("   port 22 from the knocker: %s", got)
-	if got == netns.Open {
+	if got == sandbox.Open {
 		return errors.New("demo: port 22 is still open after the close sequence")
 	}
 	return d.next("Done. Try it on your own spec: knockc render knock.toml, then knockc plan and knockc apply.")
@@ -156,8 +156,8 @@ func (d *demo) play() error {
 
 // setup creates the namespaces and links and the stand-in sshd.
 func (d *demo) setup() error {
-	mk := func(prefix string) (*netns.NS, error) {
-		n, err := netns.Create(prefix)
+	mk := func(prefix string) (*sandbox.NS, error) {
+		n, err := sandbox.Create(prefix)
 		if err == nil {
 			d.created = append(d.created, n)
 		}
@@ -167,12 +167,12 @@ func (d *demo) setup() error {
 	if d.server, err = mk("kcdemo"); err != nil {
 		return err
 	}
-	for i, c := range []**netns.Client{&d.knocker, &d.stranger} {
+	for i, c := range []**sandbox.Client{&d.knocker, &d.stranger} {
 		n, err := mk("kcdemo")
 		if err != nil {
 			return err
 		}
-		if *c, err = netns.Link(d.server, n, i+1); err != nil {
+		if *c, err = sandbox.Link(d.server, n, i+1); err != nil {
 			return err
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/testenv/netns"
 )
 
 // demoNamespaces lists the namespaces a demo may have left behind.

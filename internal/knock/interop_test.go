@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/knockc/knockc/internal/knock"
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/testenv/netns"
 )
 
 // startKnockd runs the real knockd inside p's server namespace, listening

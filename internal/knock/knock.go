@@ -93,7 +93,7 @@ func KnockAddr(ctx context.Context, addr netip.Addr, steps []Step, opts Options)
 		if s.Proto == ruleset.UDP {
 			err = sendUDP(addr, s.Port)
 		} else {
-			err = sendSYN(addr, s.Port)
+			err = SendSYN(netip.Addr{}, addr, s.Port)
 		}
 		to := netip.AddrPortFrom(addr, s.Port)
 		if err != nil {

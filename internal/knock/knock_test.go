@@ -16,7 +16,7 @@ import (
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/knock"
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/testenv/netns"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 

@@ -10,11 +10,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sendSYN sends exactly one TCP SYN to addr:port: a non-blocking connect on
-// a fresh socket, closed at once with SO_LINGER 0. A socket closed in
-// SYN-SENT is dropped without a reset and long before the first
-// retransmission (1 s), so nothing but the SYN leaves this host.
-func sendSYN(addr netip.Addr, port uint16) error {
+// SendSYN sends exactly one TCP SYN from src (the route's pick when src is
+// the zero Addr) to addr:port: a non-blocking connect on a fresh socket,
+// closed at once with SO_LINGER 0. A socket closed in SYN-SENT is dropped
+// without a reset and long before the first retransmission (1 s), so
+// nothing but the SYN leaves this host. It fails when the socket cannot be
+// made, bound to src (of another family, or not this host's) or connected.
+// It is the one SYN sender of knockc: knockc knock and knockc demo use it.
+func SendSYN(src, addr netip.Addr, port uint16) error {
 	sa, err := sockaddr(addr, port)
 	if err != nil {
 		return err
@@ -26,6 +29,18 @@ func sendSYN(addr netip.Addr, port uint16) error {
 	defer unix.Close(fd)
 	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
 		return fmt.Errorf("set SO_LINGER: %w", err)
+	}
+	if src.IsValid() {
+		if src.Is4() != addr.Is4() {
+			return fmt.Errorf("source %s and destination %s differ in family", src, addr)
+		}
+		local, err := sockaddr(src, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.Bind(fd, local); err != nil {
+			return fmt.Errorf("bind %s: %w", src, err)
+		}
 	}
 	// The SYN is handed to the device inside connect; EINPROGRESS says so.
 	// A listener on the port may even have answered already (connect then

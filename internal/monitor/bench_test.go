@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/knockc/knockc/internal/flood"
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/testenv/flood"
+	"github.com/knockc/knockc/internal/testenv/netns"
 )
 
 // percentile returns the p-th percentile (0–100) of ds.

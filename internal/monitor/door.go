@@ -115,7 +115,7 @@ func (d *door) handle(ctx context.Context, ev Event) {
 // moves addr from pending to granted; for an unmanaged door the kernel has
 // granted already and only the hook is left.
 func (d *door) open(ctx context.Context, addr netip.Addr, at time.Time, why string) {
-	f := family(addr)
+	f := ruleset.FamilyOf(addr)
 	if d.svc != nil {
 		if !d.ensureUp(ctx) {
 			return // addr stays pending; the next reconcile tries again
@@ -181,7 +181,7 @@ func (d *door) expireHolds() {
 				continue
 			}
 			if expired == 0 {
-				if err := d.m.cfg.Kernel.Remove(d.table, compiler.PendingSet(d.spec.Name, family(addr)), addr); err != nil {
+				if err := d.m.cfg.Kernel.Remove(d.table, compiler.PendingSet(d.spec.Name, ruleset.FamilyOf(addr)), addr); err != nil {
 					d.log.Error("take a source out of pending", "addr", addr, "err", err)
 				}
 			}
@@ -320,10 +320,3 @@ func (d *door) read(name func(string, ruleset.Family) string) ([]ruleset.Element
 }
 
 func (d *door) setUp(v bool) { d.up = &v }
-
-func family(a netip.Addr) ruleset.Family {
-	if a.Is4() {
-		return ruleset.IPv4
-	}
-	return ruleset.IPv6
-}

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/knockc/knockc/compiler"
-	"github.com/knockc/knockc/internal/flood"
 	"github.com/knockc/knockc/internal/knock"
+	"github.com/knockc/knockc/internal/testenv/flood"
 	"github.com/knockc/knockc/ruleset"
 )
 

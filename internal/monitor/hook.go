@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/knockc/knockc/ruleset"
 )
 
 // hook runs a door's on_open/on_close argv in the background, without a
@@ -24,7 +26,7 @@ func (d *door) hook(argv []string, event string, addr netip.Addr) {
 			"KNOCKC_DOOR="+d.spec.Name,
 			"KNOCKC_EVENT="+event,
 			"KNOCKC_ADDR="+addr.String(),
-			"KNOCKC_FAMILY="+family(addr).String(),
+			"KNOCKC_FAMILY="+ruleset.FamilyOf(addr).String(),
 		)
 		out, err := cmd.CombinedOutput()
 		if err != nil {

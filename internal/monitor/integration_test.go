@@ -10,14 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/knockc/knockc/compiler"
-	"github.com/knockc/knockc/internal/netns"
-	"github.com/knockc/knockc/internal/sshdtest"
+	"github.com/knockc/knockc/internal/testenv"
+	"github.com/knockc/knockc/internal/testenv/netns"
+	"github.com/knockc/knockc/internal/testenv/sshdtest"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 
@@ -103,14 +103,14 @@ func tomlArray(argv []string) string {
 // monitorProc is `knockc monitor` running in the server namespace.
 type monitorProc struct {
 	cmd *exec.Cmd
-	out *lockedBuffer
+	out *testenv.Buffer
 }
 
 // startMonitor runs the monitor in the server namespace and waits until
 // it reports ready.
 func (e *sshEnv) startMonitor(extra ...string) *monitorProc {
 	e.t.Helper()
-	out := &lockedBuffer{}
+	out := &testenv.Buffer{}
 	args := append([]string{"netns", "exec", e.pair.Server.Name, knockcBin, "monitor", "--reconcile", "500ms", "--log-format", "json"}, extra...)
 	cmd := exec.Command("ip", append(args, e.spec)...)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -171,7 +171,7 @@ func (e *sshEnv) login() *session {
 	cmd := exec.Command("ip", args...)
 	in, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	var stderr lockedBuffer
+	var stderr testenv.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		e.t.Fatalf("ssh: %v", err)
@@ -261,24 +261,6 @@ func TestIntegrationMonitorKilledDuringOpenRecovers(t *testing.T) {
 	e.startMonitor()
 	sess := e.login()
 	sess.alive(t, "recovered")
-}
-
-// lockedBuffer is an io.Writer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // With --apply the monitor puts knockc's table back when another tool

@@ -8,12 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/testenv"
 	"github.com/knockc/knockc/ruleset"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 )
@@ -282,7 +282,7 @@ func TestQueueDropsAreReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedLog
+	var logs testenv.Buffer
 	verd := &countingVerdicts{}
 	var calls []string
 	m, err := New(Config{Spec: s, Kernel: newFakeKernel(&calls), Services: map[string]Service{"ssh": &fakeService{log: &calls}},
@@ -307,22 +307,4 @@ func TestQueueDropsAreReported(t *testing.T) {
 	if n := strings.Count(logs.String(), "held packets dropped"); n != 1 || !strings.Contains(logs.String(), "kernel=3") {
 		t.Fatalf("warnings about drops = %d (log:\n%s), want one, with kernel=3", n, logs.String())
 	}
-}
-
-// lockedLog is a concurrency-safe log buffer.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

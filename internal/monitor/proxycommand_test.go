@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/knockc/knockc/compiler"
-	"github.com/knockc/knockc/internal/netns"
-	"github.com/knockc/knockc/internal/sshdtest"
+	"github.com/knockc/knockc/internal/testenv/netns"
+	"github.com/knockc/knockc/internal/testenv/sshdtest"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 

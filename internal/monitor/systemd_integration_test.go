@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/knockc/knockc/compiler"
-	"github.com/knockc/knockc/internal/netns"
-	"github.com/knockc/knockc/internal/sshdtest"
-	"github.com/knockc/knockc/internal/systemdtest"
+	"github.com/knockc/knockc/internal/testenv"
+	"github.com/knockc/knockc/internal/testenv/netns"
+	"github.com/knockc/knockc/internal/testenv/sshdtest"
+	"github.com/knockc/knockc/internal/testenv/systemdtest"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 
@@ -65,7 +66,7 @@ service        = "knock-sshd.service"
 	}
 
 	e := &sshEnv{t: t, pair: &netns.Pair{Server: server, Client: client, ServerV4: link.ServerV4, Primary: link}, sshd: sshd, spec: path}
-	out := &lockedBuffer{}
+	out := &testenv.Buffer{}
 	cmd := exec.Command("ip", "netns", "exec", m.NetNS(), knockcBin, "monitor", "--reconcile", "500ms", "--log-format", "json", path)
 	cmd.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+m.BusAddress())
 	cmd.Stdout, cmd.Stderr = out, out

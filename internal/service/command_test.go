@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/testenv/netns"
 )
 
 // inNS runs f on a thread inside ns (so probes and spawned commands are

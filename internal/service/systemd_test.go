@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
-	"github.com/knockc/knockc/internal/netns"
-	"github.com/knockc/knockc/internal/systemdtest"
+	"github.com/knockc/knockc/internal/testenv/netns"
+	"github.com/knockc/knockc/internal/testenv/systemdtest"
 )
 
 // sshdUnit is a throwaway sshd on port 2222 with a host key made for the

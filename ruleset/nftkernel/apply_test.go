@@ -12,8 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/examples"
-	"github.com/knockc/knockc/internal/netns"
-	"github.com/knockc/knockc/internal/specgen"
+	"github.com/knockc/knockc/internal/testenv/netns"
+	"github.com/knockc/knockc/internal/testenv/specgen"
 	"github.com/knockc/knockc/ruleset"
 )
 

@@ -43,14 +43,10 @@ func TableObj(t *ruleset.Table) *nftables.Table {
 // addresses, or IPv6 addresses when s.Family is IPv6, as nft would create it
 // from s.Block. It never fails; a zero Timeout or Size is left out.
 func SetObj(tbl *nftables.Table, s *ruleset.Set) *nftables.Set {
-	key := nftables.TypeIPAddr
-	if s.Family == ruleset.IPv6 {
-		key = nftables.TypeIP6Addr
-	}
 	return &nftables.Set{
 		Table:        tbl,
 		Name:         s.Name,
-		KeyType:      key,
+		KeyType:      keyType(s.Family),
 		KeyByteOrder: binaryutil.BigEndian, // what nft records for address keys
 		Dynamic:      true,
 		HasTimeout:   true,

@@ -41,14 +41,14 @@ func (c *Conn) Move(table, from, to string, addr netip.Addr, timeout time.Durati
 	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
 	key := []nftables.SetElement{{Key: addr.AsSlice()}}
 	add := func() error {
-		toSet := &nftables.Set{Table: tbl, Name: to, KeyType: keyType(addr), HasTimeout: true}
+		toSet := &nftables.Set{Table: tbl, Name: to, KeyType: keyType(ruleset.FamilyOf(addr)), HasTimeout: true}
 		return c.nft.SetAddElements(toSet, []nftables.SetElement{{Key: addr.AsSlice(), Timeout: timeout}})
 	}
 	if err := add(); err != nil {
 		return fmt.Errorf("move %s to set %q: %w", addr, to, err)
 	}
 	if from != "" {
-		if err := c.nft.SetDeleteElements(&nftables.Set{Table: tbl, Name: from, KeyType: keyType(addr)}, key); err != nil {
+		if err := c.nft.SetDeleteElements(&nftables.Set{Table: tbl, Name: from, KeyType: keyType(ruleset.FamilyOf(addr))}, key); err != nil {
 			return fmt.Errorf("move %s out of set %q: %w", addr, from, err)
 		}
 	}
@@ -70,7 +70,7 @@ func (c *Conn) Remove(table, set string, addr netip.Addr) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tbl := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
-	s := &nftables.Set{Table: tbl, Name: set, KeyType: keyType(addr)}
+	s := &nftables.Set{Table: tbl, Name: set, KeyType: keyType(ruleset.FamilyOf(addr))}
 	if err := c.nft.SetDeleteElements(s, []nftables.SetElement{{Key: addr.AsSlice()}}); err != nil {
 		return fmt.Errorf("remove %s from set %q: %w", addr, set, err)
 	}
@@ -80,9 +80,10 @@ func (c *Conn) Remove(table, set string, addr netip.Addr) error {
 	return nil
 }
 
-func keyType(a netip.Addr) nftables.SetDatatype {
-	if a.Is4() {
-		return nftables.TypeIPAddr
+// keyType returns the set key datatype of an address of family f.
+func keyType(f ruleset.Family) nftables.SetDatatype {
+	if f == ruleset.IPv6 {
+		return nftables.TypeIP6Addr
 	}
-	return nftables.TypeIP6Addr
+	return nftables.TypeIPAddr
 }

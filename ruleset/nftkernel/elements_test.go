@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/knockc/knockc/compiler"
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/testenv/netns"
 )
 
 // Move grants in one batch and restarts the timeout of an address already

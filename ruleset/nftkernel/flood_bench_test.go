@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/knockc/knockc/compiler"
-	"github.com/knockc/knockc/internal/flood"
 	"github.com/knockc/knockc/internal/knock"
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/testenv/flood"
+	"github.com/knockc/knockc/internal/testenv/netns"
 	"github.com/knockc/knockc/ruleset"
 )
 

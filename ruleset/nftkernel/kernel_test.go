@@ -3,7 +3,7 @@
 package nftkernel
 
 import (
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/testenv/netns"
 	"net/netip"
 	"os/exec"
 	"strings"

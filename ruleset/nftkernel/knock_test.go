@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/testenv/netns"
 	"github.com/knockc/knockc/ruleset"
 )
 

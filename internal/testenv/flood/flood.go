@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/knockc/knockc/internal/sandbox"
 )
 
 // SYN sends IPv4 TCP SYNs to dst at rate packets per second for d, cycling
@@ -56,36 +58,25 @@ func SYN(ctx context.Context, src netip.Prefix, dst netip.Addr, ports []uint16, 
 	return sent, nil
 }
 
-// build writes an IPv4 header and a TCP SYN with correct checksums.
+// build writes an IPv4 header and a TCP SYN (sandbox.PutTCP) with correct
+// checksums into p[:40].
 func build(p []byte, src, dst uint32, sport, dport uint16, seq uint32) {
-	clear(p)
+	clear(p[:20])
 	p[0] = 0x45
 	binary.BigEndian.PutUint16(p[2:], 40)
 	p[8] = 64
 	p[9] = unix.IPPROTO_TCP
 	binary.BigEndian.PutUint32(p[12:], src)
 	binary.BigEndian.PutUint32(p[16:], dst)
-	binary.BigEndian.PutUint16(p[10:], checksum(p[:20], 0))
-	t := p[20:]
-	binary.BigEndian.PutUint16(t[0:], sport)
-	binary.BigEndian.PutUint16(t[2:], dport)
-	binary.BigEndian.PutUint32(t[4:], seq)
-	t[12] = 5 << 4
-	t[13] = 0x02 // SYN
-	binary.BigEndian.PutUint16(t[14:], 64240)
-	pseudo := uint32(src>>16) + uint32(src&0xffff) + uint32(dst>>16) + uint32(dst&0xffff) + unix.IPPROTO_TCP + 20
-	binary.BigEndian.PutUint16(t[16:], checksum(t, pseudo))
+	binary.BigEndian.PutUint16(p[10:], sandbox.Checksum(p[:20]))
+	sandbox.PutTCP(p[20:40], addr4(src), addr4(dst), sport, dport, seq, 0, sandbox.SYN)
 }
 
-// checksum is the Internet checksum of b plus an initial sum.
-func checksum(b []byte, sum uint32) uint16 {
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
+// addr4 returns the IPv4 address a as a netip.Addr.
+func addr4(a uint32) netip.Addr {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], a)
+	return netip.AddrFrom4(b)
 }
 
 // SYNs sends one IPv4 TCP SYN to dst:port from each source address, as

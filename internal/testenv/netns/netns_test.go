@@ -30,7 +30,7 @@ const dialTimeout = 2 * time.Second
 // nsExists reports whether a namespace called name is mounted.
 func nsExists(t *testing.T, name string) bool {
 	t.Helper()
-	_, err := os.Stat(filepath.Join(netnsDir, name))
+	_, err := os.Stat(filepath.Join("/run/netns", name))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("stat namespace %q: %v", name, err)
 	}

@@ -1,4 +1,4 @@
-package netns
+package sandbox
 
 import (
 	"context"
@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/knockc/knockc/internal/knock"
 )
 
-// TCP header flags for SendTCPFlags.
+// TCP header flags for SendTCPFlags and PutTCP.
 const (
 	FIN uint8 = 0x01
 	SYN uint8 = 0x02
@@ -58,38 +60,20 @@ func (c *Client) KnockTCP(dst netip.Addr, port uint16) error {
 	return c.KnockTCPFrom(netip.Addr{}, dst, port)
 }
 
-// KnockTCPFrom sends one TCP SYN from src (if valid) to dst:port with a
-// non-blocking connect and closes the socket at once, long before any
-// retransmission; it fails when the socket cannot be made, bound or
-// connected. The SYN has left the socket when it returns; over veth it is
+// KnockTCPFrom sends one TCP SYN from src (if valid) to dst:port with
+// knockc's own knocker (knock.SendSYN: a non-blocking connect, the socket
+// closed at once, long before any retransmission); it fails when the socket
+// cannot be made, bound or connected. The SYN has left the socket when it returns; over veth it is
 // normally delivered before that, but tests should poll for its effect.
 // A listener on the port may see the handshake complete inside connect;
 // the close then aborts it with a reset.
 func (c *Client) KnockTCPFrom(src, dst netip.Addr, port uint16) error {
 	src, dst = src.Unmap(), dst.Unmap()
 	err := c.NS.Do(func() error {
-		family, err := family(src, dst)
-		if err != nil {
-			return err
+		if !dst.IsValid() {
+			return errors.New("no destination address")
 		}
-		fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("socket: %w", err)
-		}
-		defer unix.Close(fd)
-		// Abort with a reset, not a FIN, should the handshake complete.
-		if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1}); err != nil {
-			return fmt.Errorf("set linger: %w", err)
-		}
-		if src.IsValid() {
-			if err := unix.Bind(fd, sockaddr(src, 0)); err != nil {
-				return fmt.Errorf("bind %s: %w", src, err)
-			}
-		}
-		if err := unix.Connect(fd, sockaddr(dst, port)); err != nil && !errors.Is(err, unix.EINPROGRESS) {
-			return fmt.Errorf("connect: %w", err)
-		}
-		return nil
+		return knock.SendSYN(src, dst, port)
 	})
 	if err != nil {
 		return fmt.Errorf("knock tcp %s from %q: %w", netip.AddrPortFrom(dst, port), c.NS.Name, err)
@@ -213,8 +197,8 @@ func (c *Client) SendTCPFlags(src, dst netip.Addr, port uint16, flags uint8) err
 		if err := unix.Bind(fd, sockaddr(src, 0)); err != nil {
 			return fmt.Errorf("bind %s: %w", src, err)
 		}
-		sport := uint16(32768 + rand.IntN(28232))
-		seg := tcpSegment(src, dst, sport, port, flags)
+		seg := make([]byte, 20)
+		PutTCP(seg, src, dst, uint16(32768+rand.IntN(28232)), port, rand.Uint32(), rand.Uint32()|1, flags)
 		if err := unix.Sendto(fd, seg, 0, sockaddr(dst, 0)); err != nil {
 			return fmt.Errorf("send: %w", err)
 		}
@@ -236,38 +220,41 @@ func routeSource(dst netip.Addr, port uint16) (netip.Addr, error) {
 	return conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
 }
 
-// tcpSegment builds a 20-byte TCP header with flags and its checksum over
-// the pseudo header of src and dst.
-func tcpSegment(src, dst netip.Addr, sport, dport uint16, flags uint8) []byte {
-	seg := make([]byte, 20)
+// PutTCP writes a 20-byte TCP header without options into seg[:20]:
+// the ports, seq, ack (sent only when flags has ACK), flags, a window of
+// 64240 and the checksum over the IPv4 or IPv6 pseudo header of src and
+// dst, so that the receiving stack accepts the segment. src and dst must be
+// of one family.
+func PutTCP(seg []byte, src, dst netip.Addr, sport, dport uint16, seq, ack uint32, flags uint8) {
+	seg = seg[:20]
+	clear(seg)
 	binary.BigEndian.PutUint16(seg[0:], sport)
 	binary.BigEndian.PutUint16(seg[2:], dport)
-	binary.BigEndian.PutUint32(seg[4:], rand.Uint32())
+	binary.BigEndian.PutUint32(seg[4:], seq)
 	if flags&ACK != 0 {
-		binary.BigEndian.PutUint32(seg[8:], rand.Uint32()|1)
+		binary.BigEndian.PutUint32(seg[8:], ack)
 	}
 	seg[12] = 5 << 4 // data offset: 5 words, no options
 	seg[13] = flags
 	binary.BigEndian.PutUint16(seg[14:], 64240) // window
-	binary.BigEndian.PutUint16(seg[16:], tcpChecksum(src, dst, seg))
-	return seg
+	var pseudo [40]byte
+	p := append(append(pseudo[:0], src.AsSlice()...), dst.AsSlice()...)
+	if src.Is4() {
+		p = append(p, 0, unix.IPPROTO_TCP)
+		p = binary.BigEndian.AppendUint16(p, uint16(len(seg)))
+	} else {
+		p = binary.BigEndian.AppendUint32(p, uint32(len(seg)))
+		p = append(p, 0, 0, 0, unix.IPPROTO_TCP)
+	}
+	binary.BigEndian.PutUint16(seg[16:], Checksum(p, seg))
 }
 
-// tcpChecksum returns the Internet checksum of seg with its IPv4 or IPv6
-// pseudo header; seg's checksum field must be zero.
-func tcpChecksum(src, dst netip.Addr, seg []byte) uint16 {
-	var pseudo []byte
-	pseudo = append(pseudo, src.AsSlice()...)
-	pseudo = append(pseudo, dst.AsSlice()...)
-	if src.Is4() {
-		pseudo = append(pseudo, 0, unix.IPPROTO_TCP)
-		pseudo = binary.BigEndian.AppendUint16(pseudo, uint16(len(seg)))
-	} else {
-		pseudo = binary.BigEndian.AppendUint32(pseudo, uint32(len(seg)))
-		pseudo = append(pseudo, 0, 0, 0, unix.IPPROTO_TCP)
-	}
+// Checksum returns the Internet checksum (RFC 1071) of parts laid end to
+// end; every part but the last must have an even length. The checksum
+// field inside the parts must be zero.
+func Checksum(parts ...[]byte) uint16 {
 	var sum uint32
-	for _, b := range [][]byte{pseudo, seg} {
+	for _, b := range parts {
 		for i := 0; i+1 < len(b); i += 2 {
 			sum += uint32(binary.BigEndian.Uint16(b[i:]))
 		}

@@ -1,4 +1,4 @@
-package netns
+package sandbox
 
 import (
 	"bytes"
@@ -12,9 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
-	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,8 +23,9 @@ const netnsDir = "/run/netns"
 // maxPrefix keeps prefix + "-" + 6 hex digits within 15 characters.
 const maxPrefix = 8
 
-// NS is one throwaway named network namespace, created with `ip netns add`
-// so that it shows under /run/netns/Name, and removed in the test's cleanup.
+// NS is one named network namespace: a throwaway one, created with `ip
+// netns add` so that it shows under /run/netns/Name and deleted by Remove,
+// or an existing one opened with Attach and released by Close.
 type NS struct {
 	// Name is the namespace's name for `ip netns` and `ip -n`.
 	Name string
@@ -36,29 +35,10 @@ type NS struct {
 	fd   int
 }
 
-// New creates a namespace named prefix plus a random suffix (at most 15
-// characters in all), brings its loopback up, and removes it in t.Cleanup
-// after killing any process still inside; it fails the test on error.
-func New(t testing.TB, prefix string) *NS {
-	t.Helper()
-	n, err := create(prefix)
-	if err != nil {
-		t.Fatalf("netns: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := n.remove(); err != nil {
-			t.Errorf("netns: %v", err)
-		}
-	})
-	if err := n.setup(); err != nil {
-		t.Fatalf("netns: %v", err)
-	}
-	return n
-}
-
-// Create is New for use outside tests (knockc demo): it returns the
-// namespace ready to use, and the caller must Remove it. It fails when the
-// namespace cannot be made; nothing is left behind then.
+// Create makes a namespace named prefix plus a random suffix (at most 15
+// characters in all) with its loopback up, ready to use; the caller must
+// Remove it. It fails when the namespace cannot be made; nothing is left
+// behind then.
 func Create(prefix string) (*NS, error) {
 	n, err := create(prefix)
 	if err != nil {
@@ -70,29 +50,35 @@ func Create(prefix string) (*NS, error) {
 	return n, nil
 }
 
-// Attach returns the existing namespace /run/netns/name (one the test did
-// not make, e.g. a booted systemd's) for Do, Exec and Link; the test's
-// cleanup closes the handle and leaves the namespace alone. The id used in
-// interface names is prefix, at most 6 characters.
-func Attach(t testing.TB, name, prefix string) *NS {
-	t.Helper()
+// Attach opens the existing namespace /run/netns/name (one the caller did
+// not make, e.g. a booted systemd's) for Do, Exec and Link; Close releases
+// the handle and leaves the namespace alone. The id used in interface
+// names is prefix, at most 6 characters. It fails when the namespace
+// cannot be opened.
+func Attach(name, prefix string) (*NS, error) {
 	n := &NS{Name: name, id: cleanPrefix(prefix), fd: -1}
 	if len(n.id) > 6 {
 		n.id = n.id[:6]
 	}
 	f, err := os.Open(n.Path())
 	if err != nil {
-		t.Fatalf("netns: attach %q: %v", name, err)
+		return nil, fmt.Errorf("attach %q: %w", name, err)
 	}
 	n.file, n.fd = f, int(f.Fd())
-	t.Cleanup(func() {
-		f.Close()
-		n.file, n.fd = nil, -1
-	})
-	return n
+	return n, nil
 }
 
-// Remove kills what still runs inside n and deletes it, as New's cleanup does.
+// Close releases n's handle without deleting the namespace; Do fails after
+// it. It is what Remove does last, for namespaces opened with Attach.
+func (n *NS) Close() {
+	if n.file != nil {
+		_ = n.file.Close()
+		n.file = nil
+		n.fd = -1
+	}
+}
+
+// Remove kills what still runs inside n, closes its handle and deletes it.
 func (n *NS) Remove() error { return n.remove() }
 
 // create adds a namespace with a fresh name, retrying on a name clash.
@@ -170,11 +156,7 @@ func (n *NS) remove() error {
 			}
 		}
 	}
-	if n.file != nil {
-		_ = n.file.Close()
-		n.file = nil
-		n.fd = -1
-	}
+	n.Close()
 	if out, err := exec.Command("ip", "netns", "del", n.Name).CombinedOutput(); err != nil {
 		errs = append(errs, fmt.Errorf("remove namespace %q: %w: %s", n.Name, err, bytes.TrimSpace(out)))
 	}
@@ -185,8 +167,8 @@ func (n *NS) remove() error {
 func (n *NS) Path() string { return filepath.Join(netnsDir, n.Name) }
 
 // Fd returns an open descriptor of the namespace file, as
-// nftables.WithNetNSFd wants; it stays valid until the test's cleanup
-// closes it, and is -1 after that.
+// nftables.WithNetNSFd wants; it stays valid until Remove or Close, and is
+// -1 after that.
 func (n *NS) Fd() int { return n.fd }
 
 // Do runs fn in a fresh goroutine on an OS thread switched into n and
@@ -241,8 +223,8 @@ func call(fn func() error) (err error) {
 
 // Exec runs name with args inside n through `ip netns exec` and returns its
 // standard output; it fails when the command cannot start or exits non-zero,
-// with the command's standard error in the message. Unlike Run it may be
-// called from any goroutine.
+// with the command's standard error in the message. It may be called from
+// any goroutine.
 func (n *NS) Exec(name string, args ...string) (string, error) {
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
 	var stdout, stderr bytes.Buffer
@@ -253,64 +235,4 @@ func (n *NS) Exec(name string, args ...string) (string, error) {
 			strings.TrimSpace(stdout.String()+"\n"+stderr.String()))
 	}
 	return stdout.String(), nil
-}
-
-// Run runs name with args inside n, like Exec, and returns its standard
-// output; it fails the test, showing the command's output, when the command
-// fails. Call it from the test's goroutine only.
-func (n *NS) Run(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	out, err := n.Exec(name, args...)
-	if err != nil {
-		t.Fatalf("netns: %v", err)
-	}
-	return out
-}
-
-// Start starts name with args in the background inside n and kills and
-// waits for it in t.Cleanup, logging its output when the test failed; it
-// fails the test when the command cannot start.
-func (n *NS) Start(t testing.TB, name string, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
-	out := new(syncBuffer)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("netns: namespace %q: start %s: %v", n.Name, name, err)
-	}
-	t.Cleanup(func() {
-		// Kill the whole process group: `ip netns exec` execs the
-		// command, but the command may have children of its own.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		if t.Failed() && out.Len() > 0 {
-			t.Logf("netns: namespace %q: output of %s:\n%s", n.Name, name, out.String())
-		}
-	})
-	return cmd
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's two output streams.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/knockc/knockc/internal/netns"
+	"github.com/knockc/knockc/internal/testenv/netns"
 )
 
 // Every packet sent arrives (an nft counter at the server's input hook)

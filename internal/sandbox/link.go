@@ -1,4 +1,4 @@
-package netns
+package sandbox
 
 import (
 	"encoding/json"
@@ -6,36 +6,18 @@ import (
 	"net/netip"
 	"os/exec"
 	"strings"
-	"sync/atomic"
-	"testing"
 	"time"
 )
 
-// maxLinks is how many links one server namespace can have: link n uses
+// MaxLinks is how many links one server namespace can have: link n uses
 // the subnets 198.18.n.0/24 and fd00:6b6e:n::/64.
-const maxLinks = 255
+const MaxLinks = 255
 
 // readyTimeout bounds the wait for links and addresses to become usable.
 const readyTimeout = 5 * time.Second
 
-// Pair is a server namespace and a client namespace joined by one veth
-// pair, each end with an IPv4 and an IPv6 address usable at once.
-type Pair struct {
-	// Server and Client are the two namespaces.
-	Server, Client *NS
-	// ServerIf and ClientIf are the veth ends inside Server and Client.
-	ServerIf, ClientIf string
-	// ServerV4, ClientV4, ServerV6 and ClientV6 are the ends' addresses.
-	ServerV4, ClientV4, ServerV6, ClientV6 netip.Addr
-	// Primary is the first client, the same link as the fields above, for
-	// tests that treat every client alike.
-	Primary *Client
-
-	links atomic.Int32 // links made so far; the next one gets links+1
-}
-
-// Client is one client namespace joined to a Pair's server by its own veth
-// pair and subnets.
+// Client is one client namespace joined to a server namespace by its own
+// veth pair and subnets (see Link).
 type Client struct {
 	// NS is the client's namespace.
 	NS *NS
@@ -51,44 +33,14 @@ type Client struct {
 	net6   netip.Prefix // the link's IPv6 subnet
 }
 
-// NewPair creates a server and a client namespace joined by a veth pair
-// (198.18.1.1 and fd00:6b6e:1::1 on the server end, .2 and ::2 on the
-// client end), waits until both ends are up and their addresses usable,
-// and removes it all in t.Cleanup; it fails the test on error.
-func NewPair(t testing.TB) *Pair {
-	t.Helper()
-	p := &Pair{Server: New(t, "knsrv")}
-	c := p.AddClient(t)
-	p.Client, p.Primary = c.NS, c
-	p.ServerIf, p.ClientIf = c.ServerIf, c.If
-	p.ServerV4, p.ClientV4 = c.ServerV4, c.V4
-	p.ServerV6, p.ClientV6 = c.ServerV6, c.V6
-	return p
-}
-
-// AddClient creates one more client namespace and joins it to the server
-// through its own veth pair and subnets, so that its addresses differ from
-// every other client's; it fails the test on error, so call it from the
-// test's goroutine.
-func (p *Pair) AddClient(t testing.TB) *Client {
-	t.Helper()
-	n := int(p.links.Add(1))
-	if n > maxLinks {
-		t.Fatalf("netns: namespace %q: more than %d clients", p.Server.Name, maxLinks)
-	}
-	c := newClient(New(t, "kncli"), p.Server, n)
-	if err := c.link(); err != nil {
-		t.Fatalf("netns: %v", err)
-	}
-	return c
-}
-
-// Link is AddClient for use outside tests (knockc demo): it joins client to
-// server as link number n (1 to 254, unique per server) and waits until
-// both ends are usable. The caller removes both namespaces.
+// Link joins client to server as link number n (1 to MaxLinks, unique per
+// server) with a veth pair (198.18.n.1 and fd00:6b6e:n::1 on the server
+// end, .2 and ::2 on the client end) and waits until both ends are up and
+// their addresses usable; it fails when a command fails or the link is not
+// ready in time. The caller removes both namespaces.
 func Link(server, client *NS, n int) (*Client, error) {
-	if n < 1 || n > maxLinks {
-		return nil, fmt.Errorf("link namespace %q: link number %d out of range 1-%d", server.Name, n, maxLinks)
+	if n < 1 || n > MaxLinks {
+		return nil, fmt.Errorf("link namespace %q: link number %d out of range 1-%d", server.Name, n, MaxLinks)
 	}
 	c := newClient(client, server, n)
 	return c, c.link()
@@ -146,29 +98,26 @@ func (c *Client) link() error {
 // AddAddr adds prefix's address to the client's end of the link as an
 // extra source address; when it lies outside the link's subnets, the server
 // gets a route to prefix through the link. It waits until the address is
-// usable and fails the test on error.
-func (c *Client) AddAddr(t testing.TB, prefix netip.Prefix) {
-	t.Helper()
+// usable, and fails when prefix is invalid or a command fails.
+func (c *Client) AddAddr(prefix netip.Prefix) error {
 	prefix = netip.PrefixFrom(prefix.Addr().Unmap(), prefix.Bits())
 	if !prefix.IsValid() {
-		t.Fatalf("netns: namespace %q: add address: invalid prefix %q", c.NS.Name, prefix)
+		return fmt.Errorf("namespace %q: add address: invalid prefix %q", c.NS.Name, prefix)
 	}
 	line := fmt.Sprintf("addr add %s dev %s", prefix, c.If)
 	if prefix.Addr().Is6() {
 		line += " nodad"
 	}
 	if err := ipBatch(c.NS, []string{line}); err != nil {
-		t.Fatalf("netns: %v", err)
+		return err
 	}
 	if !c.net4.Contains(prefix.Addr()) && !c.net6.Contains(prefix.Addr()) {
 		route := fmt.Sprintf("route add %s dev %s", prefix.Masked(), c.ServerIf)
 		if err := ipBatch(c.server, []string{route}); err != nil {
-			t.Fatalf("netns: %v", err)
+			return err
 		}
 	}
-	if err := waitReady(c.NS, c.If, prefix.Addr()); err != nil {
-		t.Fatalf("netns: %v", err)
-	}
+	return waitReady(c.NS, c.If, prefix.Addr())
 }
 
 // ipBatch runs lines as one `ip -n NS -batch -` inside n.
