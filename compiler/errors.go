@@ -76,9 +76,7 @@ func Errors(err error) []*Error {
 			}
 			return
 		}
-		if errors.As(e, &se) {
-			out = append(out, se)
-		}
+		walk(errors.Unwrap(e)) // a wrapper around a joined list keeps all of it
 	}
 	walk(err)
 	return out
