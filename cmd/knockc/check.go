@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/view"
 	"github.com/urfave/cli/v2"
 )
 
@@ -9,13 +10,17 @@ func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "validate a knock spec: prints nothing and exits 0 when it is valid, else every problem with file:line:col and exits 1",
-		ArgsUsage: "FILE",
+		ArgsUsage: "FILE  (- reads stdin)",
+		Flags:     []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
 			spec, err := loadSpec(c, false)
 			if err != nil {
 				return err
 			}
-			compiler.Compile(spec)
+			t := compiler.Compile(spec)
+			if c.Bool("json") {
+				return view.WriteJSON(c.App.Writer, view.NewCheck(spec, t))
+			}
 			return nil
 		},
 	}

@@ -87,7 +87,6 @@ type planJSONOut struct {
 	Add     int    `json:"add"`
 	Change  int    `json:"change"`
 	Destroy int    `json:"destroy"`
-	Summary string `json:"summary"`
 	Changes []struct {
 		Action string `json:"action"`
 		Kind   string `json:"kind"`
@@ -183,8 +182,8 @@ type statusJSONOut struct {
 	Doors []struct {
 		Door   string `json:"door"`
 		Grants []struct {
-			Addr string `json:"addr"`
-			Left int64  `json:"left_ns"`
+			Addr string  `json:"addr"`
+			Left float64 `json:"left_seconds"`
 		} `json:"grants"`
 	} `json:"doors"`
 }
@@ -232,7 +231,7 @@ func TestKernelStatus(t *testing.T) {
 		t.Fatalf("json.Unmarshal(status --json) = %v; output:\n%s", err, out)
 	}
 	if len(st.Doors) != 1 || len(st.Doors[0].Grants) != 1 || st.Doors[0].Grants[0].Addr != "198.18.9.9" ||
-		st.Doors[0].Grants[0].Left <= 0 || st.Doors[0].Grants[0].Left > 30e9 {
+		st.Doors[0].Grants[0].Left <= 0 || st.Doors[0].Grants[0].Left > 30 {
 		t.Errorf("status --json after a grant = %+v, want door ssh granting 198.18.9.9 for at most 30s", st)
 	}
 }

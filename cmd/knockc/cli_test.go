@@ -12,7 +12,7 @@ import (
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errw bytes.Buffer
-	code = run(append([]string{"knockc"}, args...), &out, &errw)
+	code = run(append([]string{"knockc"}, args...), strings.NewReader(""), &out, &errw)
 	return code, out.String(), errw.String()
 }
 

@@ -22,14 +22,14 @@ func downCommand() *cli.Command {
 			defer conn.Close()
 			have, err := conn.ReadConfig(name)
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			if have == nil {
 				fmt.Fprintf(c.App.Writer, "Table inet %s is not there; nothing to do.\n", name)
 				return nil
 			}
 			if err := conn.Delete(name); err != nil {
-				return cli.Exit(err.Error(), 1)
+				return fail(err)
 			}
 			fmt.Fprintf(c.App.Writer, "Table inet %s removed.\n", name)
 			return nil

@@ -52,7 +52,7 @@ func monitorCommand() *cli.Command {
 func runMonitor(ctx context.Context, spec *compiler.Spec, log *slog.Logger, reconcile time.Duration, apply bool) error {
 	conn, err := nftkernel.Open("")
 	if err != nil {
-		return cli.Exit(err.Error(), 1)
+		return fail(err)
 	}
 	defer conn.Close()
 	want := compiler.Compile(spec)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/view"
 	"github.com/knockc/knockc/ruleset"
 	"github.com/urfave/cli/v2"
 )
@@ -12,7 +13,7 @@ func renderCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "render",
 		Usage:     "print the nftables ruleset a spec compiles to, in nft syntax (`nft -f` loads it; a door that holds SYNs needs nft_queue for that); no root needed",
-		ArgsUsage: "[FILE]  (default: the built-in classic SSH door)",
+		ArgsUsage: "[FILE]  (- reads stdin; default: the built-in classic SSH door)",
 		Action: func(c *cli.Context) error {
 			spec, err := loadSpec(c, true)
 			if err != nil {
@@ -29,18 +30,10 @@ func renderCommand() *cli.Command {
 // renderHeader states, as nft comments, where the ruleset comes from and
 // the kernel memory its set sizes allow.
 func renderHeader(spec *compiler.Spec, t *ruleset.Table) string {
-	elems, bytes := t.MaxMemory()
 	head := fmt.Sprintf("# knockc %s: ruleset for %s (%d %s)\n# %s\n",
-		version, spec.File, len(spec.Doors), plural(len(spec.Doors), "door", "doors"), memoryLine(t, elems, bytes))
+		version, spec.File, len(spec.Doors), plural(len(spec.Doors), "door", "doors"), view.NewMemory(t).Line())
 	if q := t.Queue(); q != nil {
 		head += fmt.Sprintf("# held SYNs: \"queue num %d\" needs nft_queue; on a kernel without it, apply uses the xt NFQUEUE target instead (knockc plan says which)\n", q.Num)
 	}
 	return head
-}
-
-// memoryLine says how much kernel memory the sets take: their hash tables
-// from the start, and their elements when all are full.
-func memoryLine(t *ruleset.Table, elems, bytes uint64) string {
-	return fmt.Sprintf("%d sets hold at most %d elements: %.1f MiB of kernel memory for their hash tables from the start, about %.1f MiB more when all are full (%d B per element, estimated)",
-		len(t.Sets), elems, float64(t.FixedMemory())/(1<<20), float64(bytes)/(1<<20), ruleset.ElementBytes)
 }

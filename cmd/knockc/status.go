@@ -4,10 +4,9 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"time"
 
 	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/view"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 	"github.com/urfave/cli/v2"
 )
@@ -26,7 +25,10 @@ func openTable(c *cli.Context) (string, *nftkernel.Conn, error) {
 		return "", nil, err
 	}
 	conn, err := nftkernel.Open(c.String("netns"))
-	return name, conn, err
+	if err != nil {
+		return "", nil, fail(err)
+	}
+	return name, conn, nil
 }
 
 // tableName returns the table of the spec given as argument, or --table.
@@ -45,7 +47,7 @@ func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "status",
 		Usage:     "show each door's knocks in progress and granted addresses with the time they have left",
-		ArgsUsage: "[FILE]",
+		ArgsUsage: "[FILE]  (- reads stdin)",
 		Flags:     []cli.Flag{netnsFlag, jsonFlag, tableFlag},
 		Action: func(c *cli.Context) error {
 			name, conn, err := openTable(c)
@@ -55,54 +57,17 @@ func statusCommand() *cli.Command {
 			defer conn.Close()
 			t, err := conn.Read(name)
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			if t == nil {
 				return cli.Exit(fmt.Sprintf("table inet %s is not in the kernel: run knockc apply first", name), 1)
 			}
-			st := compiler.Status(t)
-			held := ""
-			if q := t.Queue(); q != nil {
-				mode := nftkernel.QueueNative
-				if q.XT {
-					mode = nftkernel.QueueXT
-				}
-				held = fmt.Sprintf("queue %d, %s", q.Num, mode)
-			}
+			v := view.NewStatus(t)
 			if c.Bool("json") {
-				return writeJSON(c.App.Writer, map[string]any{"table": name, "doors": st, "held_syns": held})
+				return view.WriteJSON(c.App.Writer, v)
 			}
-			printStatus(c.App.Writer, name, st)
-			if held != "" {
-				fmt.Fprintf(c.App.Writer, "\nheld SYNs of pending knockers: %s\n", held)
-			}
+			v.WriteText(c.App.Writer)
 			return nil
 		},
-	}
-}
-
-func printStatus(w io.Writer, table string, doors []compiler.DoorStatus) {
-	fmt.Fprintf(w, "table inet %s: %d %s\n", table, len(doors), plural(len(doors), "door", "doors"))
-	for _, d := range doors {
-		fmt.Fprintf(w, "\ndoor %s\n", d.Door)
-		busy := 0
-		for _, s := range d.InProgress {
-			if s.Sources > 0 {
-				fmt.Fprintf(w, "  %s sequence: %d %s past step %d\n", s.Seq, s.Sources, plural(s.Sources, "source", "sources"), s.Step)
-				busy++
-			}
-		}
-		if busy == 0 {
-			fmt.Fprintln(w, "  no knocks in progress")
-		}
-		for _, g := range d.Pending {
-			fmt.Fprintf(w, "  pending %-39s %s left to start the service\n", g.Addr, g.Left.Round(time.Second))
-		}
-		if len(d.Grants) == 0 {
-			fmt.Fprintln(w, "  no grants")
-		}
-		for _, g := range d.Grants {
-			fmt.Fprintf(w, "  granted %-39s %s left\n", g.Addr, g.Left.Round(time.Second))
-		}
 	}
 }
