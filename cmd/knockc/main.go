@@ -7,6 +7,11 @@ import (
 	"os"
 )
 
+// The man page and the bash completion under dist/ are made from the
+// command definitions: go generate rewrites them, and a test fails when the
+// committed ones are not current.
+//go:generate go test -run TestGeneratedFiles -update .
+
 func main() {
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
