@@ -18,7 +18,6 @@ func Compile(spec *Spec) *ruleset.Table {
 	t.Chains = append(t.Chains, input, doors)
 
 	var gates []*ruleset.Chain
-	var gateJumps []*ruleset.Rule
 	for _, d := range spec.Doors {
 		c := &doorCompiler{door: d, table: spec.Table, t: t}
 		c.outcomeSets()
@@ -29,26 +28,29 @@ func Compile(spec *Spec) *ruleset.Table {
 			}
 		}
 		gate := c.gate()
-		gateJumps = append(gateJumps, rule(fmt.Sprintf("door=%s role=gate", d.Name), ruleset.Verdict{Kind: "jump", Chain: gate.Name}))
+		input.Rules = append(input.Rules, rule(fmt.Sprintf("door=%s role=gate", d.Name), ruleset.Verdict{Kind: "jump", Chain: gate.Name}))
 		gates = append(gates, gate)
 	}
-	doors.Rules = append(doors.Rules, gateJumps...)
 	t.Chains = append(t.Chains, gates...)
 	return t
 }
 
-// inputRules let established sessions and (by default) loopback through
-// first, so knockc never cuts a live session, then hand the rest to the
-// doors chain.
+// inputRules let established sessions and loopback through first, so
+// knockc never cuts a live session nor stands between local programs, then
+// send packets from the interfaces where knocks count to the doors chain.
+// The gate jumps Compile appends after these rules run for every
+// interface: `interfaces` limits where knocks count, never where protected
+// ports are closed (docs/stealth.md, "Gate everywhere").
 func inputRules(ts TableSpec) []*ruleset.Rule {
 	rules := []*ruleset.Rule{
 		rule("role=established", ruleset.CTState{States: []string{"established", "related"}}, ruleset.Verdict{Kind: "accept"}),
 	}
+	if !ts.ListsLoopback() {
+		rules = append(rules, rule("role=loopback", ruleset.IIFName{Name: "lo"}, ruleset.Verdict{Kind: "accept"}))
+	}
 	jump := ruleset.Verdict{Kind: "jump", Chain: DoorsChain}
 	if len(ts.Interfaces) == 0 {
-		return append(rules,
-			rule("role=loopback", ruleset.IIFName{Name: "lo"}, ruleset.Verdict{Kind: "accept"}),
-			rule("role=doors", jump))
+		return append(rules, rule("role=doors", jump))
 	}
 	for _, name := range ts.Interfaces {
 		rules = append(rules, rule("role=doors", ruleset.IIFName{Name: name}, jump))

@@ -423,8 +423,6 @@ func TestCompileDoorsChainOrder(t *testing.T) {
 		"door=a role=knock",
 		"door=b role=knock",
 		"door=b role=knock",
-		"door=a role=gate",
-		"door=b role=gate",
 	}
 	if diff := cmp.Diff(want, roles); diff != "" {
 		t.Errorf("doors chain rules (-want +got):\n%s\n%s", diff, ruleset.Render(table))
@@ -441,11 +439,19 @@ func TestCompileInputChain(t *testing.T) {
 			`ct state established,related accept comment "role=established"`,
 			`iifname "lo" accept comment "role=loopback"`,
 			`jump doors comment "role=doors"`,
+			`jump ssh_gate comment "door=ssh role=gate"`,
 		}},
-		{"listed interfaces", door(`["1"]`, "[table]\ninterfaces = [\"eth0\", \"wg*\"]\n"), []string{
+		{"listed interfaces: knocks count there, gates run everywhere", door(`["1"]`, "[table]\ninterfaces = [\"eth0\", \"wg*\"]\n"), []string{
 			`ct state established,related accept comment "role=established"`,
+			`iifname "lo" accept comment "role=loopback"`,
 			`iifname "eth0" jump doors comment "role=doors"`,
 			`iifname "wg*" jump doors comment "role=doors"`,
+			`jump ssh_gate comment "door=ssh role=gate"`,
+		}},
+		{"lo listed: loopback is gated and knocks on it count", door(`["1"]`, "[table]\ninterfaces = [\"lo\"]\n"), []string{
+			`ct state established,related accept comment "role=established"`,
+			`iifname "lo" jump doors comment "role=doors"`,
+			`jump ssh_gate comment "door=ssh role=gate"`,
 		}},
 	}
 	for _, tt := range tests {
@@ -499,6 +505,12 @@ type packet struct {
 
 func syn(src string, port uint16) packet {
 	return packet{src: netip.MustParseAddr(src), proto: ruleset.TCP, dport: port, flags: 0x02, iif: "eth0"}
+}
+
+// on returns p as arriving on interface iif.
+func on(p packet, iif string) packet {
+	p.iif = iif
+	return p
 }
 
 func udpTo(src string, port uint16) packet {
@@ -785,7 +797,10 @@ func TestSimExamples(t *testing.T) {
 		{"managed door holds the knocker back", "managed-commands.toml", []packet{syn(client, 7000), syn(client, 8000), syn(client, 9000)}, syn(client, 22), "reject", "hold", []string{"knockc open ssh"}},
 		{"allowed source opens", "allow-from-interfaces.toml", []packet{syn("203.0.113.9", 7000), syn("203.0.113.9", 8000), syn("203.0.113.9", 9000)}, syn("203.0.113.9", 22), "reject", "accept", []string{"knockc open admin"}},
 		{"other source cannot knock", "allow-from-interfaces.toml", []packet{syn(client, 7000), syn(client, 8000), syn(client, 9000)}, syn(client, 22), "reject", "reject", nil},
-		{"other interface is not gated", "allow-from-interfaces.toml", nil, packet{src: netip.MustParseAddr(client), proto: ruleset.TCP, dport: 22, flags: 0x02, iif: "eth1"}, "accept", "accept", nil},
+		{"other interface is gated too", "allow-from-interfaces.toml", []packet{syn("203.0.113.9", 7000), syn("203.0.113.9", 8000), syn("203.0.113.9", 9000)}, on(syn("203.0.113.9", 22), "ens3"), "reject", "accept", []string{"knockc open admin"}},
+		{"knocks on another interface do not count", "allow-from-interfaces.toml", []packet{on(syn("203.0.113.9", 7000), "ens3"), on(syn("203.0.113.9", 8000), "ens3"), on(syn("203.0.113.9", 9000), "ens3")}, on(syn("203.0.113.9", 22), "ens3"), "reject", "reject", nil},
+		{"loopback is not gated", "allow-from-interfaces.toml", nil, on(syn("127.0.0.1", 22), "lo"), "accept", "accept", nil},
+		{"loopback is not gated by default", "classic-ssh.toml", nil, on(syn("127.0.0.1", 22), "lo"), "accept", "accept", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

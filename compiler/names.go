@@ -11,7 +11,7 @@ import (
 // that `nft list table` speaks the operator's words.
 const (
 	InputChain = "input" // the base chain on the input hook
-	DoorsChain = "doors" // jumps to every sequence chain, then every gate
+	DoorsChain = "doors" // jumps to every sequence chain
 )
 
 // Seq names a door's two sequences.

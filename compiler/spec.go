@@ -21,7 +21,19 @@ type TableSpec struct {
 	LogGroup   uint16   // NFLOG group that carries door events to the monitor
 	HoldQueue  uint16   // NFQUEUE queue where pending knockers' packets wait
 	Closed     string   // "reject" (answer like a closed port) or "drop"
-	Interfaces []string // only packets arriving here count; empty: all but lo
+	Interfaces []string // only knocks arriving here count; empty: all but lo
+}
+
+// ListsLoopback reports whether lo is named in Interfaces (by name, not by
+// a wildcard): only then does knockc gate loopback and count knocks on it.
+// By default loopback is local traffic, which knockc lets through.
+func (t TableSpec) ListsLoopback() bool {
+	for _, n := range t.Interfaces {
+		if n == "lo" {
+			return true
+		}
+	}
+	return false
 }
 
 // Door is one [door.NAME] section: a knock sequence that opens protected

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/view"
 	"github.com/urfave/cli/v2"
 )
@@ -19,6 +20,7 @@ func applyCommand() *cli.Command {
 				return err
 			}
 			defer conn.Close()
+			warnInterfaces(c, compiler.KnockInterfaces(want))
 			v := view.NewApply(plan, want)
 			asJSON := c.Bool("json")
 			if !v.Empty() {

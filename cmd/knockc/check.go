@@ -9,7 +9,7 @@ import (
 func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "check",
-		Usage:     "validate a knock spec: prints nothing and exits 0 when it is valid, else every problem with file:line:col and exits 1",
+		Usage:     "validate a knock spec: prints nothing and exits 0 when it is valid (warnings, such as a listed interface this host lacks, go to stderr), else every problem with file:line:col and exits 1",
 		ArgsUsage: "FILE  (- reads stdin)",
 		Flags:     []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
@@ -18,6 +18,7 @@ func checkCommand() *cli.Command {
 				return err
 			}
 			t := compiler.Compile(spec)
+			warnInterfaces(c, spec.Table.Interfaces)
 			if c.Bool("json") {
 				return view.WriteJSON(c.App.Writer, view.NewCheck(spec, t))
 			}

@@ -63,6 +63,12 @@ func statusCommand() *cli.Command {
 				return cli.Exit(fmt.Sprintf("table inet %s is not in the kernel: run knockc apply first", name), 1)
 			}
 			v := view.NewStatus(t)
+			v.KnockInterfaces = compiler.KnockInterfaces(t)
+			missing, _, err := missingInterfaces(c, v.KnockInterfaces)
+			if err != nil {
+				fmt.Fprintf(c.App.ErrWriter, "knockc: warning: cannot check table.interfaces: %v\n", err)
+			}
+			v.MissingInterfaces = missing
 			if c.Bool("json") {
 				return view.WriteJSON(c.App.Writer, v)
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/knockc/knockc/compiler"
@@ -18,6 +19,12 @@ type Status struct {
 	// HeldSYNs is how held SYNs reach the monitor, or null when no door
 	// holds them.
 	HeldSYNs *HeldSYNs `json:"held_syns"`
+	// KnockInterfaces are the interfaces knocks count on (table.interfaces),
+	// omitted when they count on all; protected ports are gated on every
+	// interface regardless. MissingInterfaces are those of them (not
+	// matching prefixes) the host lacks.
+	KnockInterfaces   []string `json:"knock_interfaces,omitempty"`
+	MissingInterfaces []string `json:"missing_interfaces,omitempty"`
 }
 
 // Door is the live state of one door. Every list is present, empty when
@@ -108,4 +115,20 @@ func (v *Status) WriteText(w io.Writer) {
 	if h := v.HeldSYNs; h != nil {
 		fmt.Fprintf(w, "\nheld SYNs of pending knockers: queue %d, %s statement\n", h.Queue, h.Statement)
 	}
+	if len(v.KnockInterfaces) > 0 {
+		fmt.Fprintf(w, "\nknocks count on: %s (protected ports are closed on every interface)\n", strings.Join(v.KnockInterfaces, ", "))
+	}
+	for _, m := range v.MissingInterfaces {
+		fmt.Fprintf(w, "warning: %s\n", MissingInterface(m))
+	}
+}
+
+// MissingInterface says what a listed interface the host lacks means for
+// the doors (docs/stealth.md, "Gate everywhere").
+func MissingInterface(name string) string {
+	what := "no interface named"
+	if strings.HasSuffix(name, "*") {
+		what = "no interface matches"
+	}
+	return fmt.Sprintf("table.interfaces: %s %q here: knocks count only on listed interfaces, so none arrive through it; protected ports stay closed on every interface", what, name)
 }

@@ -195,9 +195,8 @@ func TestIntegrationAllowFromAndInterfaces(t *testing.T) {
 	e.knock(allowed, v4, "7000/tcp", "8000/tcp", "9000/tcp")
 	e.wantConnect(allowed, v4, netns.Open, "a source inside allow_from")
 
-	// With interfaces set, knockc handles only packets arriving there:
-	// knocks elsewhere do not count, and the protected port elsewhere is
-	// left to the host's firewall (which here allows it).
+	// With interfaces set, only knocks arriving there count; the protected
+	// port stays gated on every interface (docs/stealth.md).
 	e.apply(classicSpecTable(`interfaces = ["` + other.ServerIf + `"]`))
 	third := e.pair.AddClient(t)
 	e.knock(third, v4, "7000/tcp")
@@ -206,7 +205,7 @@ func TestIntegrationAllowFromAndInterfaces(t *testing.T) {
 			t.Fatalf("a knock on an interface not listed counted: %s is in ssh_open_s1_v4", third.V4)
 		}
 	}
-	e.wantConnect(third, v4, netns.Open, "the protected port on an interface knockc does not handle")
+	e.wantConnect(third, v4, netns.Refused, "the protected port on an interface where knocks do not count")
 	e.wantConnect(other, v4, netns.Refused, "a listed interface, before knocking")
 	e.knock(other, v4, "7000/tcp", "8000/tcp", "9000/tcp")
 	e.wantConnect(other, v4, netns.Open, "knocks on the listed interface")
