@@ -67,7 +67,7 @@ func TestCompileWindowSet(t *testing.T) {
 		{"no seq_timeout", door(`["1", "2", "3"]`, ""), 3, false},
 		{"seq_timeout equal to the step timeouts", door(`["1", "2", "3"]`, "step_timeout = \"5s\"\nseq_timeout = \"10s\"\n"), 3, false},
 		{"seq_timeout above the step timeouts", door(`["1", "2", "3"]`, "seq_timeout = \"1m\"\n"), 3, false},
-		{"seq_timeout 1ms below the step timeouts", door(`["1", "2", "3"]`, "step_timeout = \"5s\"\nseq_timeout = \"9999ms\"\n"), 3, true},
+		{"seq_timeout one grain below the step timeouts", door(`["1", "2", "3"]`, "step_timeout = \"5s\"\nseq_timeout = \"9980ms\"\n"), 3, true},
 		{"two steps, seq_timeout below step_timeout", door(`["1", "2"]`, "step_timeout = \"5s\"\nseq_timeout = \"4s\"\n"), 2, true},
 		{"one step never needs a window", door(`["1"]`, "seq_timeout = \"100ms\"\n"), 1, false},
 	}
@@ -179,8 +179,8 @@ func TestCompileSetSizes(t *testing.T) {
 		{"rate times timeout", "flood_rate = 1000\nstep_timeout = \"1500ms\"\n", map[string]uint32{
 			"ssh_open_s1_v4": 1500,
 		}},
-		{"fractions round up", "flood_rate = 333\nstep_timeout = \"1s\"\nseq_timeout = \"1001ms\"\n", map[string]uint32{
-			"ssh_open_s1_v4": 333, "ssh_open_win_v4": 334,
+		{"fractions round up", "flood_rate = 333\nstep_timeout = \"1s\"\nseq_timeout = \"1020ms\"\n", map[string]uint32{
+			"ssh_open_s1_v4": 333, "ssh_open_win_v4": 340,
 		}},
 		{"window sized by seq_timeout", "flood_rate = 100\nstep_timeout = \"10s\"\nseq_timeout = \"15s\"\n", map[string]uint32{
 			"ssh_open_s1_v4": 1000, "ssh_open_s2_v4": 1000, "ssh_open_win_v4": 1500,

@@ -220,7 +220,10 @@ func TestParseErrors(t *testing.T) {
 			"knock.toml:4:16: door.ssh.seq_timeout: \"0s\": duration must be positive",
 		}},
 		{name: "sub-millisecond duration", src: base + "step_timeout = \"1.5ms\"\n", want: []string{
-			"knock.toml:4:17: door.ssh.step_timeout: \"1.5ms\": nftables counts whole milliseconds",
+			"knock.toml:4:17: door.ssh.step_timeout: \"1.5ms\": the kernel keeps timeouts in clock ticks (4 ms at HZ 250, 10 ms at HZ 100) and would cut it short; write a multiple of 20ms, e.g. \"20ms\"",
+		}},
+		{name: "duration off the tick grain", src: base + "step_timeout = \"250ms\"\n", want: []string{
+			"knock.toml:4:17: door.ssh.step_timeout: \"250ms\": the kernel keeps timeouts in clock ticks (4 ms at HZ 250, 10 ms at HZ 100) and would cut it short; write a multiple of 20ms, e.g. \"240ms\" or \"260ms\"",
 		}},
 		{name: "duration not a duration", src: base + "start_timeout = \"soon\"\n", want: []string{
 			"knock.toml:4:18: door.ssh.start_timeout: \"soon\" is not a duration (write e.g. \"5s\", \"1m30s\")",
@@ -231,8 +234,8 @@ func TestParseErrors(t *testing.T) {
 		{name: "step_timeout above range", src: base + "step_timeout = \"2h\"\n", want: []string{
 			"knock.toml:4:17: door.ssh.step_timeout = \"2h\" is out of range (allowed 100ms to 1h)",
 		}},
-		{name: "step_timeout below range", src: base + "step_timeout = \"50ms\"\n", want: []string{
-			"knock.toml:4:17: door.ssh.step_timeout = \"50ms\" is out of range (allowed 100ms to 1h)",
+		{name: "step_timeout below range", src: base + "step_timeout = \"40ms\"\n", want: []string{
+			"knock.toml:4:17: door.ssh.step_timeout = \"40ms\" is out of range (allowed 100ms to 1h)",
 		}},
 		{name: "seq_timeout above range", src: base + "seq_timeout = \"25h\"\n", want: []string{
 			"knock.toml:4:16: door.ssh.seq_timeout = \"25h\" is out of range (allowed 100ms to 24h)",

@@ -46,11 +46,18 @@ func (s *Step) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// TimeoutGrain is what every duration must be a multiple of. The kernel
+// keeps a set's timeout in jiffies, rounding down: at HZ 250 a "150ms"
+// timeout becomes 148 ms, which nft lists and knockc reads back, so the
+// table would never match its spec (docs/testing.md). 20 ms is a whole
+// number of ticks at HZ 100, 250, 300 and 1000.
+const TimeoutGrain = 20 * time.Millisecond
+
 // Duration is a Go duration written as a string ("5s", "1m30s").
 type Duration time.Duration
 
 // UnmarshalText parses a Go duration; it fails on anything else, on a
-// negative value and on sub-millisecond precision (nftables counts ms).
+// negative value and on one that is not a multiple of TimeoutGrain.
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
@@ -59,8 +66,13 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	if v <= 0 {
 		return fmt.Errorf("%q: duration must be positive", string(b))
 	}
-	if v%time.Millisecond != 0 {
-		return fmt.Errorf("%q: nftables counts whole milliseconds", string(b))
+	if v%TimeoutGrain != 0 {
+		lo := v - v%TimeoutGrain
+		eg := fmt.Sprintf("%q", (lo + TimeoutGrain).String())
+		if lo > 0 {
+			eg = fmt.Sprintf("%q or %s", lo.String(), eg)
+		}
+		return fmt.Errorf("%q: the kernel keeps timeouts in clock ticks (4 ms at HZ 250, 10 ms at HZ 100) and would cut it short; write a multiple of %v, e.g. %s", string(b), TimeoutGrain, eg)
 	}
 	*d = Duration(v)
 	return nil
