@@ -34,6 +34,7 @@ func (c *Conn) Apply(want, have *ruleset.Table) (err error) {
 	if err != nil {
 		return fmt.Errorf("apply table %q: %w", want.Name, err)
 	}
+	ops = append(ops, markOps(TableObj(want), NewOwner(want))...) // owner.go
 	for _, o := range ops {
 		o.do(c.nft)
 	}

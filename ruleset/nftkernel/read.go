@@ -32,6 +32,13 @@ func (c *Conn) Plan(want *ruleset.Table) (*ruleset.Plan, *ruleset.Table, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	plan, err := c.planAgainst(want, have)
+	return plan, have, err
+}
+
+// planAgainst diffs want against have (read without elements), reading the
+// elements of the sets the plan resets so that it can count them.
+func (c *Conn) planAgainst(want, have *ruleset.Table) (*ruleset.Plan, error) {
 	plan := ruleset.Diff(want, have)
 	var lossy []string
 	for _, ch := range plan.Changes {
@@ -41,50 +48,63 @@ func (c *Conn) Plan(want *ruleset.Table) (*ruleset.Plan, *ruleset.Table, error) 
 	}
 	if len(lossy) > 0 {
 		if err := c.FillElements(have, lossy); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		plan = ruleset.Diff(want, have)
 	}
-	return plan, have, nil
+	return plan, nil
 }
 
 // ReadConfig is Read without set elements: the definition of every set,
-// chain and rule, which is all an apply compares.
+// chain and rule, which is all an apply compares. knockc's marker chain
+// (OwnerChain) is left out; ReadOwned reports it.
 func (c *Conn) ReadConfig(table string) (*ruleset.Table, error) {
+	t, _, err := c.readTable(table)
+	return t, err
+}
+
+// readTable is ReadConfig that also returns the table's mark, nil when it
+// has no marker chain.
+func (c *Conn) readTable(table string) (*ruleset.Table, *Owner, error) {
 	tbl, err := c.nft.ListTableOfFamily(table, nftables.TableFamilyINet)
 	if err != nil {
 		if isNotFound(err) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, fmt.Errorf("read table %q: %w", table, err)
+		return nil, nil, fmt.Errorf("read table %q: %w", table, err)
 	}
+	var mark *Owner
 	t := &ruleset.Table{Name: table}
 	sets, err := c.nft.GetSets(tbl)
 	if err != nil {
-		return nil, fmt.Errorf("read sets of table %q: %w", table, err)
+		return nil, nil, fmt.Errorf("read sets of table %q: %w", table, err)
 	}
 	for _, s := range sets {
 		t.Sets = append(t.Sets, ParseSet(s))
 	}
 	chains, err := c.nft.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
-		return nil, fmt.Errorf("read chains of table %q: %w", table, err)
+		return nil, nil, fmt.Errorf("read chains of table %q: %w", table, err)
 	}
 	for _, ch := range chains {
 		if ch.Table == nil || ch.Table.Name != table {
 			continue
 		}
-		mc := ParseChain(ch)
 		rules, err := c.nft.GetRules(tbl, ch)
 		if err != nil {
-			return nil, fmt.Errorf("read rules of chain %q: %w", ch.Name, err)
+			return nil, nil, fmt.Errorf("read rules of chain %q: %w", ch.Name, err)
 		}
+		if ch.Name == OwnerChain {
+			mark = markerOwner(rules)
+			continue
+		}
+		mc := ParseChain(ch)
 		for _, r := range rules {
 			mc.Rules = append(mc.Rules, ParseRule(r.Exprs, r.UserData))
 		}
 		t.Chains = append(t.Chains, mc)
 	}
-	return t, nil
+	return t, mark, nil
 }
 
 // FillElements reads the elements of the named sets of t.

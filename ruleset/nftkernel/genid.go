@@ -1,0 +1,121 @@
+package nftkernel
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// ErrConflict is wrapped by an apply the kernel refused because another
+// batch was committed after the apply read the ruleset it planned from.
+var ErrConflict = errors.New("the ruleset changed since it was read (another writer)")
+
+// nfnlBatchGenID is NFNL_BATCH_GENID, the batch-begin attribute that makes
+// nfnetlink refuse the whole batch with ERESTART unless the ruleset is
+// still at that generation (include/uapi/linux/netfilter/nfnetlink.h).
+const nfnlBatchGenID = 1
+
+// flushAt sends the batch ops build as one transaction that the kernel
+// commits only if the ruleset is still at generation gen: a batch planned
+// from a ruleset someone has changed since is refused whole, and the
+// error wraps ErrConflict. It is what nft does for its own cache.
+//
+// google/nftables v0.3.0 builds the batch-begin message itself and has no
+// way to add the attribute, so the batch is built by a google/nftables
+// connection whose netlink socket is a recorder (its TestDial hook), and
+// then sent, with the attribute added, on a socket of our own.
+func (c *Conn) flushAt(gen uint32, ops []op) error {
+	msgs, err := recordBatch(ops)
+	if err != nil {
+		return err
+	}
+	begin := &msgs[0]
+	if begin.Header.Type != netlink.HeaderType(unix.NFNL_MSG_BATCH_BEGIN) {
+		return fmt.Errorf("send batch: recorded batch does not begin with NFNL_MSG_BATCH_BEGIN")
+	}
+	attr, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: nfnlBatchGenID, Data: binary.BigEndian.AppendUint32(nil, gen)}})
+	if err != nil {
+		return fmt.Errorf("send batch: %w", err)
+	}
+	begin.Data = append(begin.Data[:4:4], attr...)
+	acks := 0
+	for i := range msgs {
+		// Let the real socket number the messages and fill in lengths.
+		msgs[i].Header.Length, msgs[i].Header.Sequence, msgs[i].Header.PID = 0, 0, 0
+		if msgs[i].Header.Flags&netlink.Acknowledge != 0 {
+			acks++
+		}
+	}
+	cfg := &netlink.Config{}
+	if c.ns != nil {
+		cfg.NetNS = int(c.ns.Fd())
+	}
+	nl, err := netlink.Dial(unix.NETLINK_NETFILTER, cfg)
+	if err != nil {
+		return fmt.Errorf("send batch: %w", err)
+	}
+	defer nl.Close()
+	if err := forceBuffers(nl); err != nil {
+		return err
+	}
+	// The kernel answers every message that asked for an ack, or only the
+	// batch-begin (ERESTART) when the generation moved; a deadline keeps a
+	// lost answer from hanging the caller.
+	if err := nl.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		return fmt.Errorf("send batch: %w", err)
+	}
+	if _, err := nl.SendMessages(msgs); err != nil {
+		return fmt.Errorf("send batch: %w", err)
+	}
+	var errs []error
+	for got := 0; got < acks; got++ {
+		if _, err := nl.Receive(); err != nil {
+			if errors.Is(err, unix.ERESTART) {
+				return fmt.Errorf("%w (generation %d): %w", ErrConflict, gen, err)
+			}
+			var op *netlink.OpError
+			if !errors.As(err, &op) || op.Op != "receive" || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ETIMEDOUT) {
+				return fmt.Errorf("send batch: %w", err)
+			}
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		// Shaped like google/nftables' own Flush error, so isRejection
+		// and errorCount read it the same way.
+		return fmt.Errorf("conn.Receive: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// recordBatch returns the netlink messages of the batch ops build, as
+// google/nftables would send them, batch-begin and batch-end included.
+func recordBatch(ops []op) ([]netlink.Message, error) {
+	var sent []netlink.Message
+	ack := netlink.Message{Header: netlink.Header{Type: netlink.Error}, Data: make([]byte, 4)}
+	rec, err := nftables.New(nftables.WithTestDial(func(req []netlink.Message) ([]netlink.Message, error) {
+		if req == nil { // a receive: acknowledge one message
+			return []netlink.Message{ack}, nil
+		}
+		sent = append(sent, req...)
+		return nil, nil
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("build batch: %w", err)
+	}
+	for _, o := range ops {
+		o.do(rec)
+	}
+	if err := rec.Flush(); err != nil {
+		return nil, fmt.Errorf("build batch: %w", err)
+	}
+	if len(sent) < 2 {
+		return nil, fmt.Errorf("build batch: nothing recorded")
+	}
+	return sent, nil
+}
