@@ -3,8 +3,12 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/view"
+	"github.com/knockc/knockc/ruleset"
+	"github.com/knockc/knockc/ruleset/nftkernel"
 	"github.com/urfave/cli/v2"
 )
 
@@ -13,24 +17,38 @@ func applyCommand() *cli.Command {
 		Name:      "apply",
 		Usage:     "create or update knockc's table in one atomic batch; live knocks and grants survive; an unchanged spec sends nothing",
 		ArgsUsage: "FILE  (- reads stdin)",
-		Flags:     []cli.Flag{netnsFlag, jsonFlag, detailedExitcodeFlag},
+		Flags:     []cli.Flag{netnsFlag, jsonFlag, detailedExitcodeFlag, adoptFlag},
 		Action: func(c *cli.Context) error {
-			want, have, plan, conn, err := readState(c)
+			want, _, _, conn, err := readState(c)
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
 			warnInterfaces(c, compiler.KnockInterfaces(want))
-			v := view.NewApply(plan, want)
 			asJSON := c.Bool("json")
-			if !v.Empty() {
-				if !asJSON {
-					v.Plan.WriteText(c.App.Writer)
-				}
-				if err := conn.Apply(want, have); err != nil {
-					return fail(err)
-				}
+			// Update plans again from what it reads, and again whenever
+			// another writer commits first (the batch carries the ruleset
+			// generation it was planned from: docs/fail-closed.md).
+			res, err := conn.Update(want, nftkernel.UpdateOptions{
+				Adopt: c.Bool("adopt"),
+				OnPlan: func(p *ruleset.Plan, attempt int) {
+					if asJSON {
+						return
+					}
+					if attempt > 1 {
+						fmt.Fprintln(c.App.Writer, "The ruleset changed while applying (another writer); planned again:")
+					}
+					view.NewPlan(p, want).WriteText(c.App.Writer)
+				},
+			})
+			if err != nil {
+				return fail(err)
 			}
+			if res.Ownership == nftkernel.Foreign {
+				fmt.Fprintf(c.App.ErrWriter, "knockc: took over table inet %s (--adopt)\n", want.Name)
+			}
+			v := view.NewApply(res.Plan, want)
+			v.Applied = res.Sent
 			if asJSON {
 				if err := view.WriteJSON(c.App.Writer, v); err != nil {
 					return err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/view"
 	"github.com/urfave/cli/v2"
@@ -19,6 +21,9 @@ func checkCommand() *cli.Command {
 			}
 			t := compiler.Compile(spec)
 			warnInterfaces(c, spec.Table.Interfaces)
+			for _, w := range compiler.TableNameWarnings(spec) {
+				fmt.Fprintln(c.App.ErrWriter, "knockc: warning: "+w)
+			}
 			if c.Bool("json") {
 				return view.WriteJSON(c.App.Writer, view.NewCheck(spec, t))
 			}

@@ -21,13 +21,16 @@ func planCommand() *cli.Command {
 		Name:      "plan",
 		Usage:     "show what apply would change in the kernel, without changing it",
 		ArgsUsage: "FILE  (- reads stdin)",
-		Flags:     []cli.Flag{netnsFlag, jsonFlag, detailedExitcodeFlag},
+		Flags:     []cli.Flag{netnsFlag, jsonFlag, detailedExitcodeFlag, adoptFlag},
 		Action: func(c *cli.Context) error {
 			want, _, plan, conn, err := readState(c)
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
+			if err := ownedOrRefuse(c, conn, want, "plan changes to"); err != nil {
+				return err
+			}
 			v := view.NewPlan(plan, want)
 			if q := want.Queue(); q != nil {
 				mode, err := conn.QueueMode()

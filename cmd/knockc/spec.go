@@ -21,7 +21,7 @@ func loadSpec(c *cli.Context, allowDefault bool) (*compiler.Spec, error) {
 	}
 	switch path := c.Args().First(); path {
 	case "-":
-		data, err := io.ReadAll(c.App.Reader)
+		data, err := io.ReadAll(io.LimitReader(c.App.Reader, compiler.MaxSpecBytes+1)) // Parse refuses more
 		if err != nil {
 			return nil, fail(fmt.Errorf("read spec from stdin: %w", err))
 		}
