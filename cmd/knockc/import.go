@@ -19,16 +19,24 @@ func importCommand() *cli.Command {
 		Usage:     "translate a knockd configuration into a knock spec: the spec on stdout, what could not be translated on stderr",
 		ArgsUsage: "FILE  (a knockd.conf; - reads stdin)",
 		Description: `Reads knockd.conf as knockd 0.8 does and writes the equivalent knock spec.
-An openX/closeX pair of sections whose commands add and delete the same
-iptables ACCEPT for %IP% becomes one door with a close_sequence; a
-start_command/cmd_timeout/stop_command section becomes a door with open_for;
-"systemctl start X" becomes service = "X.service". Everything else is
-reported as "FILE:LINE: what: what to do instead"; a door that cannot be
-completed is written out commented, for you to finish.
+Each command is read as /bin/sh would split it (&&, ;, a trailing # comment),
+and each part for what it means: iptables/ip6tables, ufw, firewall-cmd rich
+rules, nft rules and set elements, knockd's knock_add and knock_helper_ipt.sh
+that let %IP% in become protect; service, systemctl and init scripts become
+service = "X.service". A section and the one that undoes it (deletes the same
+rule, stops the same service) become one door with a close_sequence, whatever
+they are called; start_command/cmd_timeout/stop_command becomes open_for.
+Everything else is reported as "FILE:LINE: what: what knockc does instead
+and the key to write"; a door that cannot be completed is written out
+commented, for you to finish. See docs/import.md.
+
+Files larger than 1 MiB, with more than 20000 lines, a line longer than 4096
+bytes or more than 256 sections are refused.
 
 Exit status: 0 when a spec with at least one door was written (warnings, if
-any, on stderr); 3 with --strict when anything was not translated; 1 when the
-file cannot be read or not a single door could be translated.
+any, on stderr); 3 when not a single door could be translated (the spec
+written has them commented out, to be finished), or with --strict when
+anything was not translated; 1 when the file cannot be read.
 
 Example:
   knockc import /etc/knockd.conf > knock.toml && knockc check knock.toml`,
@@ -47,7 +55,10 @@ Example:
 			if name == "-" {
 				name = "stdin"
 			}
-			res := knockdconf.Convert(name, data)
+			res, err := knockdconf.Convert(name, data, knockdconf.Options{Services: knockdconf.SystemServices()})
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("import: %v", err), 1)
+			}
 			if _, err := c.App.Writer.Write(res.Spec); err != nil {
 				return fmt.Errorf("import: write spec: %w", err)
 			}
@@ -56,7 +67,7 @@ Example:
 			}
 			switch {
 			case res.Doors == 0:
-				return cli.Exit(fmt.Sprintf("import: no door of %s could be translated; the spec written has them commented out, to be finished", name), 1)
+				return cli.Exit(fmt.Sprintf("import: no door of %s could be translated; the spec written has them commented out, to be finished (see above)", name), exitUntranslated)
 			case len(res.Warnings) > 0 && c.Bool("strict"):
 				return cli.Exit(fmt.Sprintf("import: %d %s of %s not translated (--strict)", len(res.Warnings), plural(len(res.Warnings), "line", "lines"), name), exitUntranslated)
 			case len(res.Warnings) > 0:
@@ -68,21 +79,27 @@ Example:
 	}
 }
 
-// readInput reads the file at path, or r when path is "-".
+// readInput reads the file at path, or r when path is "-", at most as much
+// as a knockd configuration may hold (knockdconf.Read).
 func readInput(r io.Reader, path string) ([]byte, error) {
 	if path == "-" {
 		if r == nil {
 			r = os.Stdin
 		}
-		data, err := io.ReadAll(r)
+		data, err := knockdconf.Read(r)
 		if err != nil {
 			return nil, fmt.Errorf("read stdin: %w", err)
 		}
 		return data, nil
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read knockd configuration: %w", err)
+	}
+	defer f.Close()
+	data, err := knockdconf.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("read knockd configuration %s: %w", path, err)
 	}
 	return data, nil
 }

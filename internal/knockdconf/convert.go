@@ -26,7 +26,11 @@ type Warning struct {
 }
 
 // String returns "knockd.conf:12: message".
-func (w Warning) String() string { return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg) }
+// Control characters (ESC, CR) are written as \xNN, so that a crafted
+// knockd.conf cannot drive the terminal the warnings are printed on.
+func (w Warning) String() string {
+	return commentText(fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg))
+}
 
 // warner collects warnings in the order they are found.
 type warner struct {
@@ -52,12 +56,28 @@ func (w *warner) option(d *directive) {
 	}
 }
 
+// Options tune Convert.
+type Options struct {
+	// Services resolves port names ("ssh"); nil uses the importer's own
+	// table (BuiltinServices), so that the result does not depend on the
+	// host.
+	Services Services
+}
+
 // Convert translates the knockd configuration data, read from file (used in
-// warnings and comments), into a knock spec. It never fails: whatever it
-// cannot translate becomes a warning, and a door it cannot complete is
-// written out commented. Result.Spec loads with compiler.Parse whenever
-// Result.Doors is at least 1.
-func Convert(file string, data []byte) *Result {
+// warnings and comments), into a knock spec. It fails only on a file past
+// the stated limits (a *LimitError): whatever else it cannot translate
+// becomes a warning, and a door it cannot complete is written out
+// commented. Result.Spec loads with compiler.Parse whenever Result.Doors
+// is at least 1, and never holds two doors that conflict.
+func Convert(file string, data []byte, opt Options) (*Result, error) {
+	if err := checkLimits(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	resolve := opt.Services
+	if resolve == nil {
+		resolve = BuiltinServices
+	}
 	w := &warner{file: file}
 	cfg := parse(string(data))
 	t := &tableOut{}
@@ -82,7 +102,7 @@ func Convert(file string, data []byte) *Result {
 	var events []*event
 	for _, s := range cfg.Sections {
 		e := readEvent(s, w)
-		e.meaning = e.interpret()
+		e.meaning = e.interpret(resolve)
 		events = append(events, e)
 	}
 	pair(events, w)
@@ -98,6 +118,15 @@ func Convert(file string, data []byte) *Result {
 		}
 		out.doors = append(out.doors, buildDoor(e, uniqueName(doorName(e.Name), names), w))
 	}
+	for _, d := range out.doors {
+		switch {
+		case d.iface == "" || !d.live():
+		case t.iface == nil:
+			t.iface, t.fromRule = &directive{Key: "INTERFACE", Value: d.iface, HasValue: true, Line: d.line}, true
+		case t.iface.Value != d.iface:
+			w.add(d.line, "[%s] its firewall rule opens the port on %s, but knockc counts knocks on %s only ([table] interfaces): add %q to interfaces if knocks arrive there too", d.section, d.iface, t.iface.Value, d.iface)
+		}
+	}
 	out.validate(w)
 	sortWarnings(w.list)
 	res := &Result{Spec: out.render(), Warnings: w.list}
@@ -106,69 +135,94 @@ func Convert(file string, data []byte) *Result {
 			res.Doors++
 		}
 	}
-	return res
+	return res, nil
 }
 
-// closes reports whether e takes a grant back (iptables -D, systemctl
-// stop): it then becomes another door's close_sequence, or a warning.
+// closes reports whether e takes a grant back (a firewall rule deleted, a
+// service stopped) and grants nothing: it then becomes another door's
+// close_sequence, or a warning.
 func (e *event) closes() bool {
 	m := e.meaning
-	return (m.Grant != nil && !m.Grant.Insert) || (m.Service != nil && !m.Service.Start)
+	if e.opens() {
+		return false
+	}
+	if len(m.grants(false)) > 0 || m.service(false) != nil {
+		return true
+	}
+	// A rule knockc cannot express, deleted: the twin of a section whose
+	// door is written out commented.
+	undo := false
+	for _, p := range m.Parts {
+		switch {
+		case p.Undo:
+			undo = true
+		case !p.Noop:
+			return false
+		}
+	}
+	return undo
 }
 
-// opens reports whether e grants something (iptables -A/-I, a service
-// start).
+// opens reports whether e grants something (a firewall rule added, a
+// service started).
 func (e *event) opens() bool {
 	m := e.meaning
-	return (m.Grant != nil && m.Grant.Insert) || (m.Service != nil && m.Service.Start)
+	return len(m.grants(true)) > 0 || m.service(true) != nil
 }
 
-// undoKey identifies what e grants or takes back, so that the two can be
-// paired: the families and ports of a rule, or a unit.
-func (e *event) undoKey() string {
-	switch m := e.meaning; {
-	case m.Grant != nil:
-		return "grant " + m.Grant.key()
-	case m.Service != nil:
-		return "service " + m.Service.Unit
+// undoes reports how well closer c undoes opener o: 2 when it takes back
+// the same ports and stops the same unit, 1 when it takes back the same
+// ports or stops the same unit, 0 when it does neither.
+func undoes(c, o *event) int {
+	cp, cu := c.meaning.undoKey(false)
+	op, ou := o.meaning.undoKey(true)
+	samePorts := cp != "" && cp == op
+	sameUnit := cu != "" && cu == ou
+	switch {
+	case (samePorts || cp == "") && (sameUnit || cu == "") && (samePorts || sameUnit):
+		return 2
+	case samePorts || sameUnit:
+		return 1
 	}
-	return ""
+	return 0
 }
 
-// pair matches every section that takes a grant back with the first
-// section before or after it that grants the same thing and has no partner
-// yet: knockd's openSSH/closeSSH pattern, one door with a close_sequence.
+// pair matches every section that takes a grant back with the section
+// that grants the same thing and has no partner yet, whatever the sections
+// are called: knockd's openSSH/closeSSH pattern, one door with a
+// close_sequence. An exact match (same ports, same unit) is preferred.
 func pair(events []*event, w *warner) {
 	for _, c := range events {
 		if !c.closes() {
 			continue
 		}
-		for _, o := range events {
-			if o.opens() && o.paired == nil && o.undoKey() == c.undoKey() {
-				o.paired, c.paired = c, o
-				break
+		for _, want := range []int{2, 1} {
+			for _, o := range events {
+				if c.paired == nil && o.opens() && o.paired == nil && undoes(c, o) == want {
+					o.paired, c.paired = c, o
+				}
 			}
 		}
-		if c.paired == nil {
-			what := "the ACCEPT for " + portsKey(pointer(c.meaning.Grant).Ports)
-			if c.meaning.Service != nil {
-				what = "stops " + c.meaning.Service.Unit
-			}
-			if c.meaning.Service != nil {
-				w.add(c.Line, "[%s] %s, which no section starts: nothing to translate (a knockc door's close_sequence ends the knocker's grant, and the monitor stops the service after the last one)", c.Name, what)
-			} else {
-				w.add(c.Line, "[%s] deletes %s, which no section adds: nothing to translate (a knockc door's close_sequence takes a grant back)", c.Name, what)
+		if c.paired != nil {
+			continue
+		}
+		ports, unit := c.meaning.undoKey(false)
+		var what []string
+		if ports != "" {
+			what = append(what, "deletes the rule for "+ports)
+		}
+		if unit != "" {
+			what = append(what, "stops "+unit)
+		}
+		if len(what) == 0 {
+			for _, p := range c.meaning.Parts {
+				if p.Undo {
+					what = append(what, fmt.Sprintf("%q deletes a rule knockc cannot express (it %s)", p.Text, p.Refused))
+				}
 			}
 		}
+		w.add(c.meaning.Line, "[%s] %s, which no section adds or starts: nothing to translate (a knockc door's close_sequence ends the knocker's grant, and the monitor stops a door's service after the last one)", c.Name, strings.Join(what, " and "))
 	}
-}
-
-// pointer returns g, or an empty grant for nil.
-func pointer(g *grant) *grant {
-	if g == nil {
-		return &grant{}
-	}
-	return g
 }
 
 // doorName derives a door name from a section name: "openSSH" and

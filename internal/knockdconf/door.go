@@ -24,6 +24,10 @@ type doorOut struct {
 	from    string   // "[openSSH] (line 4) and [closeSSH] (line 10)"
 	fields  []field  // in the order written
 	missing []string // why it is written out commented; none: live
+	iface   string   // the interface its firewall rule named (iptables -i)
+
+	closeSection string // the section its close_sequence comes from
+	closeLine    int
 }
 
 // field is one key of a door with its value written as TOML, and comments.
@@ -73,12 +77,13 @@ func (d *doorOut) sequences(e *event, w *warner) {
 		d.missing = append(d.missing, "a sequence")
 	}
 	if e.OneTime != nil {
-		w.add(e.OneTime.Line, "[%s] one_time_sequences has no knockc equivalent (a door in the kernel cannot rewrite its own sequence after each use): use a fixed sequence with strict = true and allow_from = [...] limited to the addresses you knock from", e.Name)
+		w.add(e.OneTime.Line, "[%s] one_time_sequences: a door in the kernel cannot rewrite its own sequence after each use; knockc's replay-proof answer is a token door, opened by one-time tokens derived from a key and spent in the kernel on first use (see docs/tokens.md): make door %q a token door; or write a fixed sequence = [...] with strict = true and allow_from = [...] limited to the addresses you knock from", e.Name, d.name)
 	}
 	c := e.paired
 	if c == nil {
 		return
 	}
+	d.closeSection, d.closeLine = c.Name, c.SequenceLine
 	switch {
 	case c.Sequence != nil:
 		d.add("close_sequence", stepsValue(c.Sequence), "")
@@ -139,43 +144,91 @@ func (d *doorOut) timing(e *event, w *warner) {
 // action writes what the door does: protect, open_for, service, families.
 func (d *doorOut) action(e *event, w *warner) {
 	m := e.meaning
-	switch {
-	case m.Grant != nil:
-		for _, n := range m.Grant.Notes {
-			w.add(m.Line, "[%s] %s", e.Name, n)
-		}
-		ports := make([]string, len(m.Grant.Ports))
-		for i, p := range m.Grant.Ports {
-			ports[i] = p.String()
-		}
-		d.add("protect", listValue(ports), "")
-		d.openFor(e, w)
-		if len(m.Grant.Families) == 1 {
-			fam, tool := m.Grant.Families[0], "iptables (IPv4)"
-			if fam == ruleset.IPv6 {
-				tool = "ip6tables (IPv6)"
+	ports := m.ports(true)
+	svc := m.service(true)
+	for _, p := range m.Parts {
+		if p.Grant != nil {
+			for _, n := range p.Grant.Notes {
+				w.add(m.Line, "[%s] %q: %s", e.Name, p.Text, n)
 			}
-			d.add("families", listValue([]string{fam.String()}), fmt.Sprintf("knockd's commands changed %s only", tool))
+			if p.Grant.Iface != "" && d.iface == "" {
+				d.iface = p.Grant.Iface
+			}
 		}
-	case m.Service != nil:
-		d.add("protect", `["PORT/tcp"]`, "the port "+m.Service.Unit+" serves")
+	}
+	switch {
+	case len(ports) > 0:
+		d.add("protect", portsValue(ports), "")
+		for _, p := range m.Parts {
+			if p.Grant != nil && p.Grant.Everyone && p.Grant.Insert {
+				w.add(m.Line, "[%s] %q opens %s to every address, not only the knocker (it does not match %%IP%%): knockc opens it for the knocker alone, for open_for; written as protect = %s of door %q", e.Name, p.Text, portsKey(p.Grant.Ports), portsValue(p.Grant.Ports), d.name)
+			}
+		}
+	case svc != nil && len(servicePorts(svc.Unit)) > 0:
+		ps := servicePorts(svc.Unit)
+		d.add("protect", portsValue(ps), "the port "+svc.Unit+" serves by default")
+		w.add(m.Line, "[%s] starts %s but names no port: took %s, the port it serves by default (a knockc door gates it for the knocker alone); if it listens elsewhere, fix protect = %s of door %q", e.Name, svc.Unit, portsKey(ps), portsValue(ps), d.name)
+	case svc != nil:
+		d.add("protect", `["PORT/tcp"]`, "the port "+svc.Unit+" serves")
 		d.missing = append(d.missing, "the port it protects")
-		w.add(m.Line, "[%s] start_command starts %s but names no port: write the port it serves in protect = [\"PORT/tcp\"] of door %q (written out commented) and uncomment it", e.Name, m.Service.Unit, d.name)
-		d.openFor(e, w)
-		d.add("service", quote(m.Service.Unit), "")
+		w.add(m.Line, "[%s] starts %s but names no port: write the port it serves in protect = [\"PORT/tcp\"] of door %q (written out commented) and uncomment it", e.Name, svc.Unit, d.name)
 	default:
 		d.add("protect", `["PORT/tcp"]`, "")
 		d.missing = append(d.missing, "the port it protects")
-		advice := "write the ports it should open in protect = [\"PORT/tcp\"] of door %q (written out commented)"
-		if !m.IPTables {
-			advice = "knockc runs no shell and has no %%IP%%: list the ports it opens in protect of door %q (written out commented); to run it as well, put it in a script that reads the knocker's address from $KNOCKC_ADDR, named in on_open = [\"/path/to/script\"]"
-			d.add("on_open", `["/path/to/script"]`, "was: "+commandOf(e))
-		}
-		if e.Stop != nil && e.Stop.Value != "" {
-			d.add("open_for", quote(duration(min(e.CmdTimeout, maxOpenFor))), "knockd's cmd_timeout, after which stop_command ran")
-		}
-		w.add(m.Line, "[%s] %s: "+advice, e.Name, m.Why, d.name)
 	}
+	d.report(e, m, len(ports) > 0 || svc != nil, w)
+	d.openFor(e, w)
+	if svc != nil {
+		d.add("service", quote(svc.Unit), "")
+	}
+	if fams := m.families(); len(fams) == 1 && len(ports) > 0 {
+		tool := "IPv4"
+		if fams[0] == ruleset.IPv6 {
+			tool = "IPv6"
+		}
+		d.add("families", listValue([]string{fams[0].String()}), fmt.Sprintf("knockd's commands opened it over %s only", tool))
+	}
+}
+
+// report warns, line by line, about the parts of the start command that
+// the door does not carry: firewall commands knockc cannot express, and
+// programs it does not run. done says whether the door has what it opens.
+func (d *doorOut) report(e *event, m meaning, done bool, w *warner) {
+	where := fmt.Sprintf("door %q", d.name)
+	if !done {
+		where += " (written out commented)"
+	}
+	for _, p := range m.Parts {
+		switch {
+		case p.Refused != "":
+			if done {
+				w.add(m.Line, "[%s] %q %s: not translated; door %q opens only what the other commands name", e.Name, p.Text, p.Refused, d.name)
+			} else {
+				w.add(m.Line, "[%s] %q %s: knockc grants the knocker only the ports a door protects: write them in protect = [\"PORT/tcp\"] of %s", e.Name, p.Text, p.Refused, where)
+			}
+		case p.Other != "":
+			hook := "put it in a script that reads the knocker's address from $KNOCKC_ADDR, and name that in on_open = [\"/path/to/script\"] of " + where
+			if !done {
+				hook = "list the ports it opens in protect = [\"PORT/tcp\"] of " + where + "; to run it as well, " + hook
+				if !d.has("on_open") {
+					d.add("on_open", `["/path/to/script"]`, "was: "+p.Text)
+				}
+			} else {
+				hook = "to run it on each open, " + hook
+			}
+			w.add(m.Line, "[%s] %q %s: knockc runs no shell and has no %%IP%%: %s", e.Name, p.Text, p.Other, hook)
+		}
+	}
+}
+
+// has reports whether the door already has key.
+func (d *doorOut) has(key string) bool {
+	for _, f := range d.fields {
+		if f.key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // commandOf returns the section's start command as written.
@@ -188,29 +241,53 @@ func commandOf(e *event) string {
 	return "(none)"
 }
 
-// openFor writes open_for: knockd's cmd_timeout when stop_command undoes
-// start_command, else knockc's default with a note.
+// openFor writes open_for: the firewall's own timeout (firewall-cmd
+// --timeout, an nft element's timeout), knockd's cmd_timeout when
+// stop_command undoes start_command, else knockc's default with a note.
 func (d *doorOut) openFor(e *event, w *warner) {
 	m := e.meaning
-	if e.Stop != nil && e.Stop.Value != "" {
-		if reverses(m, interpretCommand(e.Stop)) {
-			secs := e.CmdTimeout
-			if secs > maxOpenFor {
-				w.add(e.Stop.Line, "[%s] cmd_timeout = %d: knockc's open_for is at most 168h; took that", e.Name, secs)
-				secs = maxOpenFor
-			}
-			d.add("open_for", quote(duration(secs)), "knockd's cmd_timeout, after which stop_command ran")
-			d.stop6(e, w)
-			return
+	secs, why := 0, ""
+	for _, g := range m.grants(true) {
+		if g.OpenFor > secs {
+			secs, why = g.OpenFor, "the firewall rule's own timeout"
 		}
-		w.add(e.Stop.Line, "[%s] stop_command %q does not undo start_command: knockc ends a grant by itself after open_for; to run the command as well, put it in a script named in on_close = [\"/path/to/script\"]", e.Name, e.Stop.Value)
+	}
+	if e.Stop != nil && e.Stop.Value != "" || e.Stop6 != nil && e.Stop6.Value != "" {
+		stop := e.stopMeaning(e.resolve)
+		switch {
+		case reverses(m, stop) || !d.live():
+			// A door written out commented gets cmd_timeout too: its
+			// start command was not understood, so neither is its undo.
+			if secs == 0 || e.CmdTimeout < secs {
+				secs, why = e.CmdTimeout, "knockd's cmd_timeout, after which stop_command ran"
+			}
+		default:
+			line := e.Line
+			if e.Stop != nil {
+				line = e.Stop.Line
+			} else {
+				line = e.Stop6.Line
+			}
+			w.add(line, "[%s] stop_command %q does not undo start_command: knockc ends a grant by itself after open_for; to run the command as well, put it in a script named in on_close = [\"/path/to/script\"] of door %q", e.Name, commandOfStop(e), d.name)
+		}
+	}
+	if secs > 0 {
+		if secs > maxOpenFor {
+			w.add(m.Line, "[%s] %s is %d seconds: knockc's open_for is at most 168h; took that", e.Name, strings.Split(why, ",")[0], secs)
+			secs = maxOpenFor
+		}
+		d.add("open_for", quote(duration(secs)), why)
+		return
+	}
+	if d.missing != nil && !d.has("protect") {
+		return
 	}
 	until := "for good"
 	if e.paired != nil {
 		until = "until the close sequence"
 	}
-	if m.Service != nil {
-		d.add("open_for", quote(duration(defaultOpenFor)), "knockc's default", "knockd started "+m.Service.Unit+" and left it running "+until+";",
+	if svc := m.service(true); svc != nil {
+		d.add("open_for", quote(duration(defaultOpenFor)), "knockc's default", "knockd started "+svc.Unit+" and left it running "+until+";",
 			"knockc's monitor stops it when the last knocker's grant ends.")
 		return
 	}
@@ -219,26 +296,45 @@ func (d *doorOut) openFor(e *event, w *warner) {
 		"up to 168h, to come closer to knockd.")
 }
 
-// stop6 reports a stop_command_6 that does not undo start_command_6.
-func (d *doorOut) stop6(e *event, w *warner) {
-	if e.Stop6 == nil || e.Stop6.Value == "" || e.Start6 == nil || e.Start6.Value == "" {
-		return
+// commandOfStop returns the section's stop command as written.
+func commandOfStop(e *event) string {
+	for _, c := range []*directive{e.Stop, e.Stop6} {
+		if c != nil && c.Value != "" {
+			return c.Value
+		}
 	}
-	if !reverses(interpretCommand(e.Start6), interpretCommand(e.Stop6)) {
-		w.add(e.Stop6.Line, "[%s] stop_command_6 %q does not undo start_command_6: knockc ends a grant by itself after open_for; to run the command as well, put it in a script named in on_close = [\"/path/to/script\"]", e.Name, e.Stop6.Value)
-	}
+	return "(none)"
 }
 
-// reverses reports whether stop undoes start: it deletes the same ACCEPT,
-// or stops the same unit.
-func reverses(start, stop meaning) bool {
-	switch {
-	case start.Grant != nil && stop.Grant != nil:
-		return start.Grant.Insert && !stop.Grant.Insert && portsKey(start.Grant.Ports) == portsKey(stop.Grant.Ports)
-	case start.Service != nil && stop.Service != nil:
-		return start.Service.Start && !stop.Service.Start && start.Service.Unit == stop.Service.Unit
+// stopMeaning reads stop_command and stop_command_6 together.
+func (e *event) stopMeaning(resolve Services) meaning {
+	m := meaning{Line: e.Line}
+	for _, d := range []*directive{e.Stop, e.Stop6} {
+		if d != nil && d.Value != "" {
+			m.Parts = append(m.Parts, interpretCommand(d, resolve).Parts...)
+		}
 	}
-	return false
+	return m
+}
+
+// reverses reports whether stop undoes start: it deletes the rules start
+// added, and stops the unit it started.
+func reverses(start, stop meaning) bool {
+	sp, su := start.undoKey(true)
+	tp, tu := stop.undoKey(false)
+	if sp == "" && su == "" {
+		return false
+	}
+	return sp == tp && su == tu
+}
+
+// portsValue writes ports as a TOML array: ["22/tcp", "80/tcp"].
+func portsValue(ps []port) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return listValue(s)
 }
 
 // duration writes whole seconds as a Go duration: "25s", "1m30s", "2h".

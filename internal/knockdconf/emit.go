@@ -18,7 +18,8 @@ type specOut struct {
 
 // tableOut is what [options] gives the [table].
 type tableOut struct {
-	iface    *directive // Interface = eth0
+	iface    *directive // Interface = eth0, or one made from a rule's -i
+	fromRule bool       // iface comes from a firewall rule, not [options]
 	ifaceBad bool       // knockc refused its value
 }
 
@@ -40,13 +41,37 @@ func (s *specOut) validate(w *warner) {
 			continue
 		}
 		text := d.render()
-		if _, err := compiler.Parse(s.file, []byte(accepted.String()+text)); err != nil {
+		_, err := compiler.Parse(s.file, []byte(accepted.String()+text))
+		if err != nil && d.has("close_sequence") {
+			// The door may stand without its close sequence (knockd's
+			// open and close sections with the same knocks, say): the
+			// grant then ends after open_for.
+			without := d.without("close_sequence")
+			if _, err2 := compiler.Parse(s.file, []byte(accepted.String()+without.render())); err2 == nil {
+				w.add(d.closeLine, "[%s] knockc refuses its sequence as door %q's close_sequence: %s: the door has no close_sequence, and its grant ends after open_for; give [%s] other knocks to close it", d.closeSection, d.name, messages(err), d.closeSection)
+				*d = *without
+				text, err = d.render(), nil
+			}
+		}
+		if err != nil {
 			d.missing = append(d.missing, "a fix for what knockc refuses")
 			w.add(d.line, "[%s] knockc refuses the door it translates to: %s: fix that in door %q (written out commented)", d.section, messages(err), d.name)
 			continue
 		}
 		accepted.WriteString(text)
 	}
+}
+
+// without returns a copy of d without key.
+func (d *doorOut) without(key string) *doorOut {
+	c := *d
+	c.fields = nil
+	for _, f := range d.fields {
+		if f.key != key {
+			c.fields = append(c.fields, f)
+		}
+	}
+	return &c
 }
 
 // messages joins the problems of a spec error without their positions,
@@ -66,7 +91,7 @@ func messages(err error) string {
 // render writes the whole spec.
 func (s *specOut) render() []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# knock.toml translated from %s by `knockc import`.\n", s.file)
+	fmt.Fprintf(&b, "# knock.toml translated from %s by `knockc import`.\n", commentText(s.file))
 	b.WriteString("# Check it with `knockc check FILE`; `knockc render FILE` shows the nftables\n")
 	b.WriteString("# ruleset. What could not be translated was reported line by line on stderr;\n")
 	b.WriteString("# a door that could not be completed is written out commented, to be finished.\n\n")
@@ -88,6 +113,8 @@ func (t *tableOut) render() string {
 		b.WriteString("# interfaces = [\"eth0\"]\n")
 	case t.ifaceBad:
 		fmt.Fprintf(&b, "# interfaces = [%s]  # knockd's Interface: knockc refuses it\n", quote(t.iface.Value))
+	case t.fromRule:
+		fmt.Fprintf(&b, "interfaces = [%s]  # the interface knockd's firewall rule opened the port on\n", quote(t.iface.Value))
 	default:
 		fmt.Fprintf(&b, "interfaces = [%s]  # knockd's Interface\n", quote(t.iface.Value))
 	}
@@ -98,7 +125,7 @@ func (t *tableOut) render() string {
 func (d *doorOut) render() string {
 	var b strings.Builder
 	prefix := ""
-	fmt.Fprintf(&b, "\n# From %s.\n", d.from)
+	fmt.Fprintf(&b, "\n# From %s.\n", commentText(d.from))
 	if !d.live() {
 		prefix = "# "
 		fmt.Fprintf(&b, "# Not translated: it lacks %s (see the warnings).\n", strings.Join(d.missing, " and "))
@@ -111,11 +138,11 @@ func (d *doorOut) render() string {
 	}
 	for _, f := range d.fields {
 		for _, a := range f.above {
-			fmt.Fprintf(&b, "# %s\n", a)
+			fmt.Fprintf(&b, "# %s\n", commentText(a))
 		}
 		line := fmt.Sprintf("%s%-*s = %s", prefix, width, f.key, f.value)
 		if f.comment != "" {
-			line += "  # " + f.comment
+			line += "  # " + commentText(f.comment)
 		}
 		b.WriteString(line + "\n")
 	}
@@ -126,4 +153,19 @@ func (d *doorOut) render() string {
 // same line.
 func sortWarnings(ws []Warning) {
 	sort.SliceStable(ws, func(i, j int) bool { return ws[i].Line < ws[j].Line })
+}
+
+// commentText makes s safe inside a TOML comment, which may hold no
+// control character but tab: each one (ESC, CR, NUL…) is written as \xNN,
+// so that the spec always parses whatever knockd.conf held.
+func commentText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			fmt.Fprintf(&b, `\x%02X`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

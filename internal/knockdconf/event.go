@@ -1,7 +1,6 @@
 package knockdconf
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/knockc/knockc/compiler"
@@ -29,19 +28,86 @@ type event struct {
 	CmdTimeout    int // seconds; knockdCmdTimeout when not given
 	Target        *directive
 
-	meaning meaning // what Start (and Start6) do
-	paired  *event  // the section that undoes this one's grant, or the one it undoes
+	meaning meaning  // what Start (and Start6) do
+	paired  *event   // the section that undoes this one's grant, or the one it undoes
+	resolve Services // port names
 }
 
-// meaning is what a section's start command does, as far as knockc is
-// concerned.
+// meaning is what a section's start command (and start_command_6) does,
+// as far as knockc is concerned: its simple commands, each read.
 type meaning struct {
-	Grant    *grant      // iptables ACCEPT for %IP% added (or deleted)
-	Service  *serviceCmd // a service started
-	Why      string      // why it is neither, for the warning
-	IPTables bool        // Why is about an iptables rule that grants nothing
-	None     bool        // the section runs no command at all
-	Line     int         // where the command that decided it is
+	Parts []part
+	None  bool   // the section runs no command at all
+	Why   string // for None
+	Line  int    // of the command
+}
+
+// grants returns the grants of m that add (insert) or delete a rule.
+func (m meaning) grants(insert bool) []*grant {
+	var out []*grant
+	for _, p := range m.Parts {
+		if p.Grant != nil && p.Grant.Insert == insert {
+			out = append(out, p.Grant)
+		}
+	}
+	return out
+}
+
+// service returns the unit m starts (start) or stops, or nil.
+func (m meaning) service(start bool) *serviceCmd {
+	for _, p := range m.Parts {
+		if p.Service != nil && p.Service.Start == start {
+			return p.Service
+		}
+	}
+	return nil
+}
+
+// ports returns the ports m's grants add (insert) or delete, in order,
+// each once.
+func (m meaning) ports(insert bool) []port {
+	var out []port
+	seen := map[port]bool{}
+	for _, g := range m.grants(insert) {
+		for _, p := range g.Ports {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// families returns the address families m's added grants cover; nil when
+// they cover both (or m has none).
+func (m meaning) families() []ruleset.Family {
+	has := map[ruleset.Family]bool{}
+	for _, g := range m.grants(true) {
+		if g.Families == nil {
+			return nil
+		}
+		for _, f := range g.Families {
+			has[f] = true
+		}
+	}
+	if len(has) != 1 {
+		return nil
+	}
+	for f := range has {
+		return []ruleset.Family{f}
+	}
+	return nil
+}
+
+// undoKey says what m does, so that an open and the section that undoes
+// it can be matched: the ports it adds or deletes, and the unit it starts
+// or stops.
+func (m meaning) undoKey(insert bool) (ports, unit string) {
+	if s := m.service(insert); s != nil {
+		unit = s.Unit
+	}
+	return portsKey(m.ports(insert)), unit
 }
 
 // readEvent looks up the directives of s, reporting those knockd does not
@@ -122,67 +188,37 @@ func (e *event) seconds(d *directive, w *warner, def int) int {
 	return n
 }
 
-// interpret decides what the section's start command means for knockc.
-func (e *event) interpret() meaning {
-	start := e.Start
-	if start == nil || start.Value == "" {
-		start = e.Start6
+// interpret reads the section's start command, and start_command_6, for
+// what they mean.
+func (e *event) interpret(resolve Services) meaning {
+	e.resolve = resolve
+	m := meaning{Line: e.Line}
+	for _, d := range []*directive{e.Start, e.Start6} {
+		if d == nil || d.Value == "" {
+			continue
+		}
+		if len(m.Parts) == 0 {
+			m.Line = d.Line
+		}
+		m.Parts = append(m.Parts, interpretCommand(d, resolve).Parts...)
 	}
-	if start == nil || start.Value == "" {
+	if len(m.Parts) == 0 {
 		return meaning{Why: "runs no command (no start_command), so completing its sequence does nothing", None: true, Line: e.Line}
 	}
-	m := interpretCommand(start)
-	if m.Grant != nil && e.Start6 != nil && e.Start6 != start && e.Start6.Value != "" {
-		m6 := interpretCommand(e.Start6)
-		switch {
-		case m6.Grant == nil && m6.Why == "":
-			return meaning{Why: "start_command_6 does something else than start_command, and a knockc door does the same over both families", Line: e.Start6.Line}
-		case m6.Grant == nil:
-			m6.Why = "start_command_6 " + m6.Why
-			return m6
-		case m6.Grant.Insert != m.Grant.Insert || portsKey(m6.Grant.Ports) != portsKey(m.Grant.Ports):
-			return meaning{Why: "start_command_6 changes other ports than start_command, and a knockc door grants the same ports over both families", IPTables: true, Line: e.Start6.Line}
-		case m6.Grant.Families[0] != m.Grant.Families[0]:
-			both := *m.Grant
-			both.Notes = append(append([]string(nil), m.Grant.Notes...), m6.Grant.Notes...)
-			both.Families = []ruleset.Family{ruleset.IPv4, ruleset.IPv6}
-			m.Grant = &both
-		}
-	}
 	return m
 }
 
-// interpretCommand classifies one start or stop command.
-func interpretCommand(d *directive) meaning {
+// interpretCommand reads one start or stop command: each of its simple
+// commands (knockd runs it with /bin/sh -c) for what it means.
+func interpretCommand(d *directive, resolve Services) meaning {
 	m := meaning{Line: d.Line}
-	words, err := split(d.Value)
+	list, err := splitList(d.Value)
 	if err != nil {
-		m.Why = fmt.Sprintf("%q %v", d.Value, err)
+		m.Parts = []part{{Text: d.Value, Other: err.Error()}}
 		return m
 	}
-	g, err := parseIPTables(words)
-	switch {
-	case err == nil:
-		m.Grant = g
-		return m
-	case err != errNotIPTables:
-		m.Why = fmt.Sprintf("%q %v", d.Value, err)
-		m.IPTables = true
-		return m
+	for _, s := range list {
+		m.Parts = append(m.Parts, classify(s, resolve))
 	}
-	if s := parseService(words); s != nil {
-		m.Service = s
-		return m
-	}
-	m.Why = fmt.Sprintf("%q is neither an iptables ACCEPT for %%IP%% nor a service start", d.Value)
 	return m
-}
-
-// portsKey renders ports for comparison and messages: "22/tcp, 80/tcp".
-func portsKey(ps []port) string {
-	parts := make([]string, len(ps))
-	for i, p := range ps {
-		parts[i] = p.String()
-	}
-	return strings.Join(parts, ", ")
 }

@@ -19,25 +19,31 @@ var update = flag.Bool("update", false, "rewrite the .toml and .warnings golden 
 // whenever it has a door, with as many doors as Convert counted.
 func TestGolden(t *testing.T) {
 	confs, err := filepath.Glob("testdata/*.conf")
-	if err != nil || len(confs) == 0 {
-		t.Fatalf("no testdata/*.conf: %v", err)
+	corpus, err2 := filepath.Glob("testdata/corpus/*.conf")
+	heldout, _ := filepath.Glob("testdata/heldout/*.conf")
+	confs = append(confs, heldout...)
+	if err != nil || err2 != nil || len(confs) == 0 || len(corpus) < 30 {
+		t.Fatalf("testdata/*.conf and testdata/corpus/*.conf (at least 30): %d, %d, %v %v", len(confs), len(corpus), err, err2)
 	}
-	for _, conf := range confs {
-		name := strings.TrimSuffix(filepath.Base(conf), ".conf")
+	for _, conf := range append(confs, corpus...) {
+		name := strings.TrimSuffix(conf, ".conf")
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(conf)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res := Convert(filepath.Base(conf), data)
+			res, err := Convert(filepath.Base(conf), data, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			var warnings bytes.Buffer
 			for _, w := range res.Warnings {
 				warnings.WriteString(w.String() + "\n")
 			}
-			golden(t, "testdata/"+name+".toml", res.Spec)
-			golden(t, "testdata/"+name+".warnings", warnings.Bytes())
+			golden(t, name+".toml", res.Spec)
+			golden(t, name+".warnings", warnings.Bytes())
 
-			spec, err := compiler.Parse(name+".toml", res.Spec)
+			spec, err := compiler.Parse(filepath.Base(name)+".toml", res.Spec)
 			switch {
 			case res.Doors > 0 && err != nil:
 				t.Errorf("compiler.Parse(Convert(%s)) = %v, want a spec", conf, err)
@@ -46,7 +52,12 @@ func TestGolden(t *testing.T) {
 			case res.Doors == 0 && (err == nil || !strings.Contains(err.Error(), "no doors")):
 				t.Errorf("compiler.Parse(Convert(%s)) with no doors = %v, want only \"no doors\"", conf, err)
 			}
-			if again := Convert(filepath.Base(conf), data); !bytes.Equal(again.Spec, res.Spec) {
+			for _, r := range string(res.Spec) {
+				if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+					t.Errorf("Convert(%s) writes control character %q into the spec", conf, r)
+				}
+			}
+			if again, _ := Convert(filepath.Base(conf), data, Options{}); !bytes.Equal(again.Spec, res.Spec) {
 				t.Errorf("Convert(%s) is not deterministic", conf)
 			}
 		})
