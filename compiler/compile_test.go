@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/testenv/nftsim"
 	"github.com/knockc/knockc/ruleset"
 )
 
@@ -489,61 +490,48 @@ func TestCompileAllowFromJumps(t *testing.T) {
 	}
 }
 
-// The tests below run packets through a compiled table with a small model
-// of nftables' evaluation, to check what the rules do rather than how they
-// read. Time is explicit: an element lives until now + the set's timeout.
+// The tests below run packets through a compiled table with nftsim, a
+// small model of nftables' evaluation, to check what the rules do rather
+// than how they read. Time is explicit: an element lives until now + the
+// set's timeout. The differential test in ruleset/nftkernel checks nftsim
+// against the kernel (docs/testing.md).
 
-// packet is one packet arriving at the input hook. It is never part of an
+// packet is one packet arriving at the input hook, never part of an
 // established connection (those are accepted by the first rule).
-type packet struct {
-	src   netip.Addr
-	proto ruleset.Proto
-	dport uint16
-	flags uint8 // TCP flags; 0x02 is SYN
-	iif   string
-}
+type packet = nftsim.Packet
 
 func syn(src string, port uint16) packet {
-	return packet{src: netip.MustParseAddr(src), proto: ruleset.TCP, dport: port, flags: 0x02, iif: "eth0"}
+	return packet{Src: netip.MustParseAddr(src), Proto: ruleset.TCP, DPort: port, Flags: 0x02, IIf: "eth0"}
 }
 
 // on returns p as arriving on interface iif.
 func on(p packet, iif string) packet {
-	p.iif = iif
+	p.IIf = iif
 	return p
 }
 
 func udpTo(src string, port uint16) packet {
-	return packet{src: netip.MustParseAddr(src), proto: ruleset.UDP, dport: port, iif: "eth0"}
+	return packet{Src: netip.MustParseAddr(src), Proto: ruleset.UDP, DPort: port, IIf: "eth0"}
 }
 
-// sim evaluates packets against a table, keeping the sets' contents.
+// sim is nftsim.Sim that fails the test on a statement it does not model
+// and gives verdicts as strings.
 type sim struct {
-	t    testing.TB
-	tab  *ruleset.Table
-	now  time.Duration
-	sets map[string]map[netip.Addr]time.Duration // expiry per element
-	logs []string
+	*nftsim.Sim
+	t testing.TB
 }
 
-func newSim(t testing.TB, tab *ruleset.Table) *sim {
-	return &sim{t: t, tab: tab, sets: map[string]map[netip.Addr]time.Duration{}}
-}
+func newSim(t testing.TB, tab *ruleset.Table) *sim { return &sim{Sim: nftsim.New(tab), t: t} }
 
-func (s *sim) has(set string, a netip.Addr) bool {
-	exp, ok := s.sets[set][a]
-	return ok && exp > s.now
-}
-
-// send runs p through the input chain and returns the verdict: "accept"
-// (the policy, or a rule's accept), "drop", "reject" or "hold" (queued).
+// send runs p through the table and returns the verdict: "accept", "drop",
+// "reject" or "hold" (queued).
 func (s *sim) send(p packet) string {
 	s.t.Helper()
-	v := s.chain(compiler.InputChain, p, 0)
-	if v == "" {
-		return "accept"
+	v, err := s.Send(p)
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	return v
+	return string(v)
 }
 
 // sendAll sends packets one second apart and returns the last verdict.
@@ -551,103 +539,10 @@ func (s *sim) sendAll(ps ...packet) string {
 	s.t.Helper()
 	var v string
 	for _, p := range ps {
-		s.now += time.Second
+		s.Now += time.Second
 		v = s.send(p)
 	}
 	return v
-}
-
-// chain evaluates one chain; it returns a final verdict, or "" when the
-// chain ended (return or fell through).
-func (s *sim) chain(name string, p packet, depth int) string {
-	s.t.Helper()
-	c := s.tab.Chain(name)
-	if c == nil || depth > 8 {
-		s.t.Fatalf("sim: no chain %q (or jump loop)", name)
-	}
-	for _, r := range c.Rules {
-		v, stop := s.rule(r, p, depth)
-		if v != "" {
-			return v
-		}
-		if stop {
-			return ""
-		}
-	}
-	return ""
-}
-
-// rule evaluates one rule: a final verdict, or stop=true for return.
-func (s *sim) rule(r *ruleset.Rule, p packet, depth int) (verdict string, stop bool) {
-	s.t.Helper()
-	family := ruleset.IPv4
-	if p.src.Is6() {
-		family = ruleset.IPv6
-	}
-	for _, st := range r.Stmts {
-		switch st := st.(type) {
-		case ruleset.CTState:
-			return "", false // every simulated packet is new
-		case ruleset.IIFName:
-			if n, ok := strings.CutSuffix(st.Name, "*"); ok && !strings.HasPrefix(p.iif, n) || !ok && p.iif != st.Name {
-				return "", false
-			}
-		case ruleset.L4Proto:
-			if p.proto != st.Proto {
-				return "", false
-			}
-		case ruleset.DPort:
-			if p.proto != st.Proto || p.dport != st.Port {
-				return "", false
-			}
-		case ruleset.TCPFlags:
-			if p.proto != ruleset.TCP || p.flags&st.Mask != st.Flags {
-				return "", false
-			}
-		case ruleset.SAddrPrefix:
-			if !st.Prefix.Contains(p.src) {
-				return "", false
-			}
-		case ruleset.SAddrIn:
-			if st.Family != family || s.has(st.Set, p.src) == st.Not {
-				return "", false
-			}
-		case ruleset.SetSAddr:
-			if st.Family != family { // nft's implicit meta nfproto dependency
-				return "", false
-			}
-			set := s.tab.Set(st.Set)
-			if s.sets[st.Set] == nil {
-				s.sets[st.Set] = map[netip.Addr]time.Duration{}
-			}
-			switch {
-			case st.Op == ruleset.OpDelete:
-				delete(s.sets[st.Set], p.src)
-			case st.Op == ruleset.OpUpdate || !s.has(st.Set, p.src):
-				s.sets[st.Set][p.src] = s.now + set.Timeout
-			}
-		case ruleset.Log:
-			s.logs = append(s.logs, st.Prefix)
-		case ruleset.Reject:
-			return "reject", false
-		case ruleset.Queue:
-			return "hold", false // waits in the monitor's queue
-		case ruleset.Verdict:
-			switch st.Kind {
-			case "return":
-				return "", true
-			case "jump":
-				if v := s.chain(st.Chain, p, depth+1); v != "" {
-					return v, false
-				}
-			default:
-				return st.Kind, false
-			}
-		default:
-			s.t.Fatalf("sim: statement %T (%v) not modelled", st, st)
-		}
-	}
-	return "", false
 }
 
 const client = "198.51.100.7"
@@ -676,14 +571,14 @@ func TestSimClassicDoor(t *testing.T) {
 		{"protected port in between (strict)", []packet{syn(client, 7000), syn(client, 22), syn(client, 8000), syn(client, 9000)}, 0, "reject"},
 		{"restart after a wrong knock", []packet{syn(client, 7000), syn(client, 7500), syn(client, 7000), syn(client, 8000), syn(client, 9000)}, 0, "accept"},
 		{"ack packets are not knocks", []packet{
-			{src: netip.MustParseAddr(client), proto: ruleset.TCP, dport: 7000, flags: 0x10},
-			{src: netip.MustParseAddr(client), proto: ruleset.TCP, dport: 8000, flags: 0x10},
-			{src: netip.MustParseAddr(client), proto: ruleset.TCP, dport: 9000, flags: 0x10},
+			{Src: netip.MustParseAddr(client), Proto: ruleset.TCP, DPort: 7000, Flags: 0x10},
+			{Src: netip.MustParseAddr(client), Proto: ruleset.TCP, DPort: 8000, Flags: 0x10},
+			{Src: netip.MustParseAddr(client), Proto: ruleset.TCP, DPort: 9000, Flags: 0x10},
 		}, 0, "reject"},
 		{"syn-ack packets are not knocks", []packet{
-			{src: netip.MustParseAddr(client), proto: ruleset.TCP, dport: 7000, flags: 0x12},
-			{src: netip.MustParseAddr(client), proto: ruleset.TCP, dport: 8000, flags: 0x12},
-			{src: netip.MustParseAddr(client), proto: ruleset.TCP, dport: 9000, flags: 0x12},
+			{Src: netip.MustParseAddr(client), Proto: ruleset.TCP, DPort: 7000, Flags: 0x12},
+			{Src: netip.MustParseAddr(client), Proto: ruleset.TCP, DPort: 8000, Flags: 0x12},
+			{Src: netip.MustParseAddr(client), Proto: ruleset.TCP, DPort: 9000, Flags: 0x12},
 		}, 0, "reject"},
 		{"udp is not tcp", []packet{udpTo(client, 7000), udpTo(client, 8000), udpTo(client, 9000)}, 0, "reject"},
 		{"knock from another address", []packet{syn("198.51.100.8", 7000), syn("198.51.100.8", 8000), syn("198.51.100.8", 9000)}, 0, "reject"},
@@ -694,9 +589,9 @@ func TestSimClassicDoor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSim(t, classic(t))
 			s.sendAll(tt.packets...)
-			s.now += tt.wait
+			s.Now += tt.wait
 			if got := s.sendAll(syn(client, 22)); got != tt.want {
-				t.Errorf("after %v: SYN to 22 = %s, want %s (logs %q)", tt.name, got, tt.want, s.logs)
+				t.Errorf("after %v: SYN to 22 = %s, want %s (logs %q)", tt.name, got, tt.want, s.Logs)
 			}
 		})
 	}
@@ -730,10 +625,10 @@ func TestSimTimeouts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSim(t, mustCompile(t, tt.src))
 			for i, gap := range tt.gaps {
-				s.now += gap
+				s.Now += gap
 				s.send(syn(client, uint16(i+1)))
 			}
-			s.now += time.Millisecond
+			s.Now += time.Millisecond
 			if got := s.send(syn(client, 22)); got != tt.wantV {
 				t.Errorf("SYN to 22 = %s, want %s", got, tt.wantV)
 			}
@@ -751,7 +646,7 @@ func TestSimScan(t *testing.T) {
 		t.Run(fmt.Sprintf("strict=%v", tt.strict), func(t *testing.T) {
 			s := newSim(t, mustCompile(t, door(`["7000", "8000", "9000"]`, fmt.Sprintf("strict = %v\nstep_timeout = \"1h\"\n", tt.strict))))
 			for port := uint16(6990); port <= 9010; port++ {
-				s.now += time.Millisecond
+				s.Now += time.Millisecond
 				s.send(syn(client, port))
 			}
 			if got := s.send(syn(client, 22)); got != tt.want {
@@ -814,8 +709,8 @@ func TestSimExamples(t *testing.T) {
 			if got := s.sendAll(tt.probe); got != tt.after {
 				t.Errorf("after knocking %v: %+v = %s, want %s", tt.knock, tt.probe, got, tt.after)
 			}
-			if !cmp.Equal(s.logs, tt.logs) {
-				t.Errorf("log events = %q, want %q", s.logs, tt.logs)
+			if !cmp.Equal(s.Logs, tt.logs) {
+				t.Errorf("log events = %q, want %q", s.Logs, tt.logs)
 			}
 		})
 	}
@@ -828,21 +723,23 @@ func TestSimManaged(t *testing.T) {
 	s := newSim(t, tab)
 	src := netip.MustParseAddr(client)
 	s.sendAll(syn(client, 7000), syn(client, 8000), syn(client, 9000))
-	if !s.has("ssh_pending_v4", src) || s.has("ssh_grant_v4", src) {
-		t.Fatalf("after the knock: pending %v, granted %v; want pending only", s.has("ssh_pending_v4", src), s.has("ssh_grant_v4", src))
+	if !s.Has("ssh_pending_v4", src) || s.Has("ssh_grant_v4", src) {
+		t.Fatalf("after the knock: pending %v, granted %v; want pending only", s.Has("ssh_pending_v4", src), s.Has("ssh_grant_v4", src))
 	}
 	// What the monitor does on the event: grant, take out of pending.
-	s.sets["ssh_grant_v4"] = map[netip.Addr]time.Duration{src: s.now + time.Minute}
-	delete(s.sets["ssh_pending_v4"], src)
+	if err := s.Add("ssh_grant_v4", src, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	s.Delete("ssh_pending_v4", src)
 	if got := s.sendAll(syn(client, 22)); got != "accept" {
 		t.Errorf("granted: SYN to 22 = %s, want accept", got)
 	}
 	s.sendAll(syn(client, 9000), syn(client, 8000), syn(client, 7000))
-	if s.has("ssh_grant_v4", src) || s.has("ssh_pending_v4", src) {
+	if s.Has("ssh_grant_v4", src) || s.Has("ssh_pending_v4", src) {
 		t.Errorf("after the close knock the source is still granted or pending")
 	}
-	if want := []string{"knockc open ssh", "knockc close ssh"}; !cmp.Equal(s.logs, want) {
-		t.Errorf("log events = %q, want %q", s.logs, want)
+	if want := []string{"knockc open ssh", "knockc close ssh"}; !cmp.Equal(s.Logs, want) {
+		t.Errorf("log events = %q, want %q", s.Logs, want)
 	}
 }
 

@@ -1,0 +1,298 @@
+// Package nftsim runs packets through a knockc table (a ruleset.Table) with
+// a small model of how nftables evaluates it, so that tests can ask what
+// the rules do rather than how they read. The differential test
+// (docs/testing.md) checks it against the kernel, packet trace by packet
+// trace; a statement it does not model is an error, never a guess.
+//
+// Time is explicit, as the kernel keeps it: an element added or updated at
+// Now lives while Now is before Now+timeout, and is gone (for lookups, adds
+// and counts alike) from that instant on.
+package nftsim
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/knockc/knockc/ruleset"
+)
+
+// Packet is one packet arriving at the input hook. It is never part of a
+// connection conntrack knows: those are accepted by knockc's first rule
+// before any door sees them, so a trace feeds only new packets.
+type Packet struct {
+	Src   netip.Addr
+	Proto ruleset.Proto
+	DPort uint16
+	Flags uint8 // TCP flags; 0x02 is SYN
+	IIf   string
+}
+
+// Verdict is what becomes of a packet.
+type Verdict string
+
+// The verdicts: accepted (the policy, or a rule's accept: the host's own
+// firewall decides next), dropped, rejected (TCP reset or ICMP port
+// unreachable), or held in a queue (no program bound: dropped).
+const (
+	Accept Verdict = "accept"
+	Drop   Verdict = "drop"
+	Reject Verdict = "reject"
+	Hold   Verdict = "hold"
+)
+
+// Sim evaluates packets against a table and keeps its sets' contents.
+type Sim struct {
+	Table *ruleset.Table
+	// Now is the simulated time; tests move it forward.
+	Now time.Duration
+	// Logs are the prefixes of the log statements packets hit, in order.
+	Logs []string
+
+	sets    map[string]map[netip.Addr]time.Duration // expiry per element
+	closest time.Duration
+}
+
+// New returns a simulator of t with every set empty, at time 0.
+func New(t *ruleset.Table) *Sim {
+	return &Sim{Table: t, sets: map[string]map[netip.Addr]time.Duration{}, closest: -1}
+}
+
+// Has reports whether a is in set at Now.
+func (s *Sim) Has(set string, a netip.Addr) bool {
+	exp, ok := s.sets[set][a]
+	if ok {
+		s.near(exp)
+	}
+	return ok && exp > s.Now
+}
+
+// near records how close to an expiry a decision came.
+func (s *Sim) near(exp time.Duration) {
+	d := exp - s.Now
+	if d < 0 {
+		d = -d
+	}
+	if s.closest < 0 || d < s.closest {
+		s.closest = d
+	}
+}
+
+// Closest returns how near to an element's expiry any membership decision
+// so far came (-1: none looked at an element). A real kernel keeps time in
+// ticks and sees packets a little after they are sent: a trace whose
+// decisions came within a few milliseconds of an expiry cannot be compared.
+func (s *Sim) Closest() time.Duration { return s.closest }
+
+// Add puts a in set with its own timeout, as the control plane (the
+// monitor) does; it fails when the table has no such set.
+func (s *Sim) Add(set string, a netip.Addr, timeout time.Duration) error {
+	if s.Table.Set(set) == nil {
+		return fmt.Errorf("nftsim: no set %q", set)
+	}
+	s.elems(set)[a] = s.Now + timeout
+	return nil
+}
+
+// Delete takes a out of set.
+func (s *Sim) Delete(set string, a netip.Addr) { delete(s.sets[set], a) }
+
+// Members returns the sets that hold a at Now, sorted; it does not count
+// as a decision for Closest.
+func (s *Sim) Members(a netip.Addr) []string {
+	var out []string
+	for name, m := range s.sets {
+		if exp, ok := m[a]; ok && exp > s.Now {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Expiry returns when a leaves set, and false when it is not in it.
+func (s *Sim) Expiry(set string, a netip.Addr) (time.Duration, bool) {
+	exp, ok := s.sets[set][a]
+	return exp, ok && exp > s.Now
+}
+
+func (s *Sim) elems(set string) map[netip.Addr]time.Duration {
+	if s.sets[set] == nil {
+		s.sets[set] = map[netip.Addr]time.Duration{}
+	}
+	return s.sets[set]
+}
+
+// live counts the elements of set at Now.
+func (s *Sim) live(set string) int {
+	n := 0
+	for _, exp := range s.sets[set] {
+		if exp > s.Now {
+			n++
+		}
+	}
+	return n
+}
+
+// Send runs p through the table's base chains on the input hook, in
+// priority order, and returns its verdict. It fails on a base chain on
+// another hook, a statement it does not model, a jump to a missing chain
+// or a jump loop.
+func (s *Sim) Send(p Packet) (Verdict, error) {
+	var bases []*ruleset.Chain
+	for _, c := range s.Table.Chains {
+		if c.Hook == nil {
+			continue
+		}
+		if c.Hook.Hook != "input" || c.Hook.Type != "filter" {
+			return "", fmt.Errorf("nftsim: base chain %q (type %s hook %s) not modelled", c.Name, c.Hook.Type, c.Hook.Hook)
+		}
+		bases = append(bases, c)
+	}
+	sort.SliceStable(bases, func(i, j int) bool { return bases[i].Hook.Priority < bases[j].Hook.Priority })
+	for _, c := range bases {
+		v, err := s.chain(c.Name, p, 0)
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case v == "" && c.Hook.Policy == "drop":
+			return Drop, nil
+		case v != "" && v != Accept:
+			return v, nil
+		}
+		// An accept (or the accept policy) ends this base chain only; the
+		// next one on the hook still runs.
+	}
+	return Accept, nil
+}
+
+// chain evaluates one chain: a final verdict, or "" when it returned or
+// fell through.
+func (s *Sim) chain(name string, p Packet, depth int) (Verdict, error) {
+	c := s.Table.Chain(name)
+	if c == nil {
+		return "", fmt.Errorf("nftsim: no chain %q", name)
+	}
+	if depth > 16 {
+		return "", fmt.Errorf("nftsim: jumps nest deeper than 16 at chain %q (a loop?)", name)
+	}
+	for _, r := range c.Rules {
+		v, stop, err := s.rule(r, p, depth)
+		if err != nil || v != "" {
+			return v, err
+		}
+		if stop {
+			return "", nil
+		}
+	}
+	return "", nil
+}
+
+// rule evaluates one rule: a final verdict, or stop=true for return.
+// Statements run in order; a match that fails ends the rule, so effects
+// before it (set updates, logs) stay done, as in the kernel.
+func (s *Sim) rule(r *ruleset.Rule, p Packet, depth int) (v Verdict, stop bool, err error) {
+	family := ruleset.IPv4
+	if p.Src.Is6() {
+		family = ruleset.IPv6
+	}
+	for _, st := range r.Stmts {
+		switch st := st.(type) {
+		case ruleset.CTState:
+			// Every simulated packet is new (see Packet), so only a match
+			// that includes "new" (or "invalid" and "untracked", which new
+			// packets are not) can hold.
+			if !contains(st.States, "new") {
+				return "", false, nil
+			}
+		case ruleset.IIFName:
+			if n, ok := strings.CutSuffix(st.Name, "*"); ok && !strings.HasPrefix(p.IIf, n) || !ok && p.IIf != st.Name {
+				return "", false, nil
+			}
+		case ruleset.L4Proto:
+			if p.Proto != st.Proto {
+				return "", false, nil
+			}
+		case ruleset.DPort:
+			if p.Proto != st.Proto || p.DPort != st.Port {
+				return "", false, nil
+			}
+		case ruleset.TCPFlags:
+			if p.Proto != ruleset.TCP || p.Flags&st.Mask != st.Flags {
+				return "", false, nil
+			}
+		case ruleset.SAddrPrefix:
+			if !st.Prefix.Contains(p.Src) {
+				return "", false, nil
+			}
+		case ruleset.SAddrIn:
+			if st.Family != family || s.Has(st.Set, p.Src) == st.Not {
+				return "", false, nil
+			}
+		case ruleset.SetSAddr:
+			if st.Family != family { // nft's implicit meta nfproto dependency
+				return "", false, nil
+			}
+			set := s.Table.Set(st.Set)
+			if set == nil {
+				return "", false, fmt.Errorf("nftsim: rule %q uses a set %q the table lacks", r, st.Set)
+			}
+			switch {
+			case st.Op == ruleset.OpDelete:
+				s.Delete(st.Set, p.Src)
+			case s.Has(st.Set, p.Src):
+				if st.Op == ruleset.OpUpdate {
+					s.elems(st.Set)[p.Src] = s.Now + set.Timeout
+				}
+			case set.Size > 0 && s.live(st.Set) >= int(set.Size):
+				// A full set refuses the element and the rule ends there.
+				// The kernel also counts expired elements its garbage
+				// collector has not reaped yet: near a full set the two
+				// can differ, so tests keep sets far from full.
+				return "", false, nil
+			default:
+				s.elems(st.Set)[p.Src] = s.Now + set.Timeout
+			}
+		case ruleset.Log:
+			s.Logs = append(s.Logs, st.Prefix)
+		case ruleset.Reject:
+			return Reject, false, nil
+		case ruleset.Queue:
+			return Hold, false, nil
+		case ruleset.Verdict:
+			switch st.Kind {
+			case "return":
+				return "", true, nil
+			case "jump", "goto":
+				v, err := s.chain(st.Chain, p, depth+1)
+				if err != nil || v != "" {
+					return v, false, err
+				}
+				// Back from a jump the next rule runs; back from a goto
+				// this chain is done too.
+				return "", st.Kind == "goto", nil
+			case "accept":
+				return Accept, false, nil
+			case "drop":
+				return Drop, false, nil
+			default:
+				return "", false, fmt.Errorf("nftsim: verdict %q not modelled", st.Kind)
+			}
+		default:
+			return "", false, fmt.Errorf("nftsim: statement %T (%v) not modelled", st, st)
+		}
+	}
+	return "", false, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,122 @@
+package nftsim
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/knockc/knockc/ruleset"
+)
+
+var src = netip.MustParseAddr("198.51.100.7")
+
+// table is an input chain that jumps to "c", whose rules are given.
+func table(rules ...*ruleset.Rule) *ruleset.Table {
+	return &ruleset.Table{
+		Name: "t",
+		Sets: []*ruleset.Set{{Name: "s", Family: ruleset.IPv4, Timeout: 100 * time.Millisecond, Size: 2}},
+		Chains: []*ruleset.Chain{
+			{Name: "input", Hook: &ruleset.Hook{Type: "filter", Hook: "input", Policy: "accept"}, Rules: []*ruleset.Rule{
+				{Stmts: []ruleset.Stmt{ruleset.Verdict{Kind: "jump", Chain: "c"}}},
+				{Stmts: []ruleset.Stmt{ruleset.SAddrIn{Family: ruleset.IPv4, Set: "s"}, ruleset.Verdict{Kind: "drop"}}},
+			}},
+			{Name: "c", Rules: rules},
+		},
+	}
+}
+
+func rule(stmts ...ruleset.Stmt) *ruleset.Rule { return &ruleset.Rule{Stmts: stmts} }
+
+func tcp(port uint16) Packet {
+	return Packet{Src: src, Proto: ruleset.TCP, DPort: port, Flags: 0x02, IIf: "eth0"}
+}
+
+func mustSend(t *testing.T, s *Sim, p Packet) Verdict {
+	t.Helper()
+	v, err := s.Send(p)
+	if err != nil {
+		t.Fatalf("Send(%+v) = %v", p, err)
+	}
+	return v
+}
+
+// An element lives while Now is before its expiry, as the kernel's
+// nft_set_elem_expired has it; add keeps an element's expiry, update
+// restarts it.
+func TestTimeouts(t *testing.T) {
+	for _, op := range []ruleset.SetOp{ruleset.OpAdd, ruleset.OpUpdate} {
+		s := New(table(rule(ruleset.DPort{Proto: ruleset.TCP, Port: 1}, ruleset.SetSAddr{Op: op, Set: "s", Family: ruleset.IPv4})))
+		mustSend(t, s, tcp(1))
+		s.Now = 60 * time.Millisecond
+		mustSend(t, s, tcp(1))
+		s.Now = 99 * time.Millisecond
+		if !s.Has("s", src) {
+			t.Errorf("%s: gone at 99ms, want there", op)
+		}
+		s.Now = 100 * time.Millisecond
+		if got, want := s.Has("s", src), op == ruleset.OpUpdate; got != want {
+			t.Errorf("%s: Has at 100ms = %v, want %v", op, got, want)
+		}
+		s.Now = 160 * time.Millisecond
+		if s.Has("s", src) {
+			t.Errorf("%s: there at 160ms, want gone", op)
+		}
+		if got := s.Closest(); got != 0 {
+			t.Errorf("%s: Closest() = %v, want 0 (a decision at the expiry itself)", op, got)
+		}
+	}
+}
+
+// A full set refuses a new element and ends the rule: the drop after it
+// does not happen.
+func TestFullSet(t *testing.T) {
+	s := New(table(rule(ruleset.SetSAddr{Op: ruleset.OpAdd, Set: "s", Family: ruleset.IPv4}, ruleset.Verdict{Kind: "accept"})))
+	for _, a := range []string{"192.0.2.1", "192.0.2.2"} {
+		if err := s.Add("s", netip.MustParseAddr(a), time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := mustSend(t, s, tcp(1)); got != Accept {
+		t.Errorf("verdict = %s, want accept (the policy)", got)
+	}
+	if s.Has("s", src) {
+		t.Errorf("a full set took a third element")
+	}
+}
+
+// return ends a chain, goto does not come back, the next rule runs after a
+// jump.
+func TestVerdicts(t *testing.T) {
+	tab := table(
+		rule(ruleset.DPort{Proto: ruleset.TCP, Port: 1}, ruleset.Verdict{Kind: "return"}),
+		rule(ruleset.DPort{Proto: ruleset.TCP, Port: 2}, ruleset.Reject{TCPReset: true}),
+		rule(ruleset.DPort{Proto: ruleset.TCP, Port: 3}, ruleset.Queue{Num: 1}),
+		rule(ruleset.DPort{Proto: ruleset.UDP, Port: 3}, ruleset.Verdict{Kind: "drop"}),
+	)
+	s := New(tab)
+	for _, tc := range []struct {
+		p    Packet
+		want Verdict
+	}{
+		{tcp(1), Accept}, {tcp(2), Reject}, {tcp(3), Hold}, {tcp(4), Accept},
+		{Packet{Src: src, Proto: ruleset.UDP, DPort: 3}, Drop},
+	} {
+		if got := mustSend(t, s, tc.p); got != tc.want {
+			t.Errorf("Send(%+v) = %s, want %s", tc.p, got, tc.want)
+		}
+	}
+}
+
+// What it does not model is an error, never a guess.
+func TestUnmodelled(t *testing.T) {
+	s := New(table(rule(ruleset.Raw{Text: "counter"})))
+	if _, err := s.Send(tcp(1)); err == nil || !strings.Contains(err.Error(), "not modelled") {
+		t.Errorf("Send through a raw statement = %v, want a not-modelled error", err)
+	}
+	tab := table()
+	tab.Chains = append(tab.Chains, &ruleset.Chain{Name: "nat", Hook: &ruleset.Hook{Type: "nat", Hook: "prerouting", Policy: "accept"}})
+	if _, err := New(tab).Send(tcp(1)); err == nil || !strings.Contains(err.Error(), "not modelled") {
+		t.Errorf("Send with a nat prerouting chain = %v, want a not-modelled error", err)
+	}
+}
