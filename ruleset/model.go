@@ -74,6 +74,10 @@ type Set struct {
 	Family  Family
 	Timeout time.Duration // default element timeout
 	Size    uint32        // most elements the kernel will hold; always set, or the kernel picks 65535
+	// Typeof, when set, keys the set by a raw payload field (a token set,
+	// "typeof @th,64,128") instead of an address; Family is then 0 and
+	// every element brings its own timeout.
+	Typeof *Payload
 
 	Elements []Element // read back from the kernel; never rendered or compared
 }
@@ -131,7 +135,7 @@ func (t *Table) Chain(name string) *Chain {
 // which loses its elements.
 func (s *Set) SameDefinition(o *Set) bool {
 	return s.Name == o.Name && s.Family == o.Family && s.Timeout == o.Timeout &&
-		s.Size == o.Size
+		s.Size == o.Size && (s.Typeof == nil) == (o.Typeof == nil) && (s.Typeof == nil || *s.Typeof == *o.Typeof)
 }
 
 // Queue returns the first queue statement of t, or nil when no rule queues

@@ -37,7 +37,11 @@ func (s *Set) Block(indent string) string {
 	var b strings.Builder
 	in := indent + "\t"
 	fmt.Fprintf(&b, "%sset %s {\n", indent, s.Name)
-	fmt.Fprintf(&b, "%stype %s\n", in, s.Family.KeyType())
+	if s.Typeof != nil {
+		fmt.Fprintf(&b, "%stypeof %s\n", in, s.Typeof)
+	} else {
+		fmt.Fprintf(&b, "%stype %s\n", in, s.Family.KeyType())
+	}
 	if s.Size > 0 {
 		fmt.Fprintf(&b, "%ssize %d\n", in, s.Size)
 	}

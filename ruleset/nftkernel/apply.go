@@ -97,11 +97,14 @@ func planOps(want, have *ruleset.Table, queue QueueMode) ([]op, error) {
 				continue
 			}
 		}
-		s := SetObj(tbl, w)
+		if w.Typeof != nil {
+			if err := typeofSupported(); err != nil {
+				return nil, fmt.Errorf("set %q: %w", w.Name, err)
+			}
+		}
 		add(fmt.Sprintf("set %q", w.Name), func(n *nftables.Conn) {
-			// AddSet fails only for constant or interval sets with bad
-			// elements; knockc's sets have neither.
-			_ = n.AddSet(s, nil)
+			// Fails only for what typeofSupported has ruled out.
+			_ = addSet(n, tbl, w)
 		})
 	}
 	chains := map[string]*nftables.Chain{}

@@ -195,6 +195,12 @@ func (b *builder) stmt(s ruleset.Stmt, rest []ruleset.Stmt) error {
 		b.add(&expr.Reject{Type: unix.NFT_REJECT_TCP_RST})
 	case ruleset.Queue:
 		b.add(queueExpr(s, b.queue))
+	case ruleset.NFProto:
+		return b.nfproto(s, rest)
+	case ruleset.PayloadIn:
+		return b.payloadIn(s)
+	case ruleset.SetPayload:
+		return b.setPayload(s)
 	case ruleset.Raw:
 		return ErrRawStatement
 	default:

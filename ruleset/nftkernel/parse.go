@@ -71,7 +71,7 @@ func (p *parser) next(es []expr.Any) (ruleset.Stmt, int) {
 		if s, n := saddrStmt(es[2:], f); n > 0 {
 			return s, n + 2
 		}
-		return ruleset.Raw{Text: "meta nfproto " + f.String()}, 2
+		return ruleset.NFProto{Family: f}, 2
 	}
 	if proto, ok := matchL4Proto(es); ok {
 		p.l4 = proto
@@ -97,7 +97,7 @@ func (p *parser) next(es []expr.Any) (ruleset.Stmt, int) {
 			return s, n
 		}
 	}
-	for _, match := range []func([]expr.Any) (ruleset.Stmt, int){ctState, iifname, logStmt, verdict, queueStmt} {
+	for _, match := range []func([]expr.Any) (ruleset.Stmt, int){ctState, iifname, logStmt, verdict, queueStmt, payloadStmt} {
 		if s, n := match(es); n > 0 {
 			return s, n
 		}
@@ -449,17 +449,23 @@ func rejectStmt(es []expr.Any, l4 ruleset.Proto) (ruleset.Stmt, int) {
 }
 
 // ParseSet turns a set read back from the kernel into the model: family from
-// the key type, timeout, size and comment; Elements stay empty. A set knockc
+// the key type (or, for a 16-byte integer key, a token set: see
+// isTokenSet), timeout, size and comment; Elements stay empty. A set knockc
 // could not have written (a key that is not an IPv4 or IPv6 address, or
 // flags other than dynamic and timeout) comes back with Family 0, so it never
 // has the same definition as a wanted set and a plan recreates it.
 func ParseSet(s *nftables.Set) *ruleset.Set {
-	return &ruleset.Set{
+	out := &ruleset.Set{
 		Name:    s.Name,
 		Family:  setFamily(s),
 		Timeout: s.Timeout,
 		Size:    s.Size,
 	}
+	if isTokenSet(s) {
+		f := ruleset.TokenField
+		out.Typeof = &f
+	}
+	return out
 }
 
 func setFamily(s *nftables.Set) ruleset.Family {

@@ -216,13 +216,13 @@ func TestParseRuleUnknown(t *testing.T) {
 			// meta nfproto ipv4 accept
 			name:  "nfproto-alone",
 			exprs: cat(nf(unix.NFPROTO_IPV4), accept),
-			want:  []ruleset.Stmt{raw("meta nfproto ipv4"), ruleset.Verdict{Kind: "accept"}},
+			want:  []ruleset.Stmt{ruleset.NFProto{Family: ruleset.IPv4}, ruleset.Verdict{Kind: "accept"}},
 		},
 		{
 			// meta nfproto ipv6 meta l4proto udp
 			name:  "nfproto-before-l4proto",
 			exprs: cat(nf(unix.NFPROTO_IPV6), l4(unix.IPPROTO_UDP)),
-			want:  []ruleset.Stmt{raw("meta nfproto ipv6"), ruleset.L4Proto{Proto: ruleset.UDP}},
+			want:  []ruleset.Stmt{ruleset.NFProto{Family: ruleset.IPv6}, ruleset.L4Proto{Proto: ruleset.UDP}},
 		},
 		{
 			// meta l4proto icmp meta l4proto 200
@@ -250,7 +250,7 @@ func TestParseRuleUnknown(t *testing.T) {
 			name:  "saddr-wrong-family",
 			exprs: cat(nf(unix.NFPROTO_IPV4), &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 8, Len: 16}, &expr.Lookup{SourceRegister: 1, SetName: "s"}),
 			want: []ruleset.Stmt{
-				raw("meta nfproto ipv4"),
+				ruleset.NFProto{Family: ruleset.IPv4},
 				raw("[payload load 16b @ network header + 8 => reg 1]"),
 				raw("[lookup reg 1 set s]"),
 			},
@@ -260,7 +260,7 @@ func TestParseRuleUnknown(t *testing.T) {
 			name:  "dynset-timeout",
 			exprs: cat(nf(unix.NFPROTO_IPV4), saddr4, &expr.Dynset{SrcRegKey: 1, SetName: "s", Timeout: 5 * time.Second}),
 			want: []ruleset.Stmt{
-				raw("meta nfproto ipv4"),
+				ruleset.NFProto{Family: ruleset.IPv4},
 				raw("[payload load 4b @ network header + 12 => reg 1]"),
 				raw("[dynset add reg_key 1 set s timeout 5000ms]"),
 			},
@@ -270,7 +270,7 @@ func TestParseRuleUnknown(t *testing.T) {
 			name:  "dynset-expr",
 			exprs: cat(nf(unix.NFPROTO_IPV4), saddr4, &expr.Dynset{SrcRegKey: 1, SetName: "s", Operation: 1, Exprs: []expr.Any{&expr.Counter{}}}),
 			want: []ruleset.Stmt{
-				raw("meta nfproto ipv4"),
+				ruleset.NFProto{Family: ruleset.IPv4},
 				raw("[payload load 4b @ network header + 12 => reg 1]"),
 				raw("[dynset update reg_key 1 set s expr [counter]]"),
 			},
@@ -282,7 +282,7 @@ func TestParseRuleUnknown(t *testing.T) {
 				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{0xff, 0, 0, 0}, Xor: []byte{0, 0, 0, 0}},
 				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{10, 0, 0, 1}}),
 			want: []ruleset.Stmt{
-				raw("meta nfproto ipv4"),
+				ruleset.NFProto{Family: ruleset.IPv4},
 				raw("[payload load 4b @ network header + 12 => reg 1]"),
 				raw("[bitwise reg 1 = ( reg 1 & 0xff000000 ) ^ 0x00000000]"),
 				raw("[cmp eq reg 1 0x0a000001]"),
