@@ -27,6 +27,12 @@ func Compile(spec *Spec) *ruleset.Table {
 				t.Chains = append(t.Chains, chain)
 			}
 		}
+		if d.Token != nil {
+			c.tokenSets()
+			chain := c.tokenChain()
+			doors.Rules = append(doors.Rules, c.jumps(chain.Name)...)
+			t.Chains = append(t.Chains, chain)
+		}
 		gate := c.gate()
 		input.Rules = append(input.Rules, rule(fmt.Sprintf("door=%s role=gate", d.Name), ruleset.Verdict{Kind: "jump", Chain: gate.Name}))
 		gates = append(gates, gate)

@@ -21,7 +21,7 @@ var unitRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+\.service$`)
 var doorKeys = []string{
 	"sequence", "close_sequence", "step_timeout", "seq_timeout", "tcp_flags", "strict",
 	"protect", "open_for", "service", "start_command", "stop_command", "start_timeout", "pending", "stop_when_idle",
-	"on_open", "on_close", "families", "allow_from", "flood_rate", "max_grants",
+	"on_open", "on_close", "families", "allow_from", "flood_rate", "max_grants", "token",
 }
 
 // normaliseDoorName lower-cases a door name and turns "-" into "_".
@@ -156,11 +156,13 @@ func (l *loader) loadDoor(name string, df field) *Door {
 			if n, ok := l.integer(f, 1, 1000000); ok {
 				d.MaxGrants = int(n)
 			}
+		case "token":
+			d.Token = l.loadToken(name, f)
 		default:
 			l.unknownKey(f, "[door."+df.name+"]", doorKeys)
 		}
 	}
-	if _, ok := d.pos["sequence"]; !ok {
+	if _, ok := d.pos["sequence"]; !ok && d.Token == nil {
 		l.errs.add(df.at(), "door %q has no sequence: add e.g. sequence = [\"7000/tcp\", \"8000/tcp\", \"9000/tcp\"]", name)
 	}
 	if _, ok := d.pos["protect"]; !ok {

@@ -20,7 +20,7 @@ const base = "[door.ssh]\nsequence = [\"7000\", \"8000\"]\nprotect = [\"22\"]\n"
 
 // Message tails shared by many cases.
 const (
-	allowedDoorKeys = "(allowed: sequence, close_sequence, step_timeout, seq_timeout, tcp_flags, strict, protect, open_for, service, start_command, stop_command, start_timeout, pending, stop_when_idle, on_open, on_close, families, allow_from, flood_rate, max_grants)"
+	allowedDoorKeys = "(allowed: sequence, close_sequence, step_timeout, seq_timeout, tcp_flags, strict, protect, open_for, service, start_command, stop_command, start_timeout, pending, stop_when_idle, on_open, on_close, families, allow_from, flood_rate, max_grants, token)"
 	badPort         = "port must be a number from 1 to 65535 (write \"7000/tcp\", \"7000:udp\" or \"7000\")"
 	priorityRange   = "(allowed -199 to 1000: knockc's chain must run after conntrack at -200 to let established sessions through)"
 )

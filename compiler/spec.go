@@ -61,6 +61,7 @@ type Door struct {
 	AllowFrom     []netip.Prefix // only these sources may knock; empty: any
 	FloodRate     int            // knocks per second each step set must absorb
 	MaxGrants     int            // most knockers pending or granted at once
+	Token         *TokenDoor     // set when the door opens by one-time token
 
 	pos map[string]func() Pos // where each key was written, for semantic errors
 }

@@ -12,8 +12,10 @@ import (
 func validate(spec *Spec, errs *errorList) {
 	for _, d := range spec.Doors {
 		validateDoor(d, errs)
+		validateTokenDoor(d, errs)
 	}
 	validateAcrossDoors(spec.Doors, errs)
+	validateTokenPorts(spec.Doors, errs)
 }
 
 // at returns the position of a door's key, or of the door's header.
