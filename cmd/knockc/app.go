@@ -37,12 +37,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return code
 	}
 	kind := view.KindOther
+	var ce *cmdError
 	switch {
 	case view.IsSpecError(err):
 		kind = view.KindSpec
-	case isPermission(err):
-		kind = view.KindPermission
-		msg = permissionMessage(commandName(app, args))
+	case errors.As(err, &ce) && ce.kind != "":
+		kind = ce.kind
+		if kind == view.KindPermission {
+			msg = permissionMessage(commandName(app, args))
+		}
 	}
 	fmt.Fprintln(stderr, "knockc:", msg)
 	if wantsJSON(args) {
@@ -191,15 +194,21 @@ func wantsJSON(args []string) bool {
 	return false
 }
 
-// isPermission reports whether err comes from the kernel refusing the
-// caller: nf_tables, NFLOG and NFQUEUE need CAP_NET_ADMIN.
-func isPermission(err error) bool {
-	return errors.Is(err, os.ErrPermission)
-}
-
 // permissionMessage says once, in words, what a kernel command needs.
 func permissionMessage(cmd string) string {
 	return fmt.Sprintf("%s needs root or the CAP_NET_ADMIN capability (the kernel refused: operation not permitted); run it with sudo", cmd)
+}
+
+// failOpen is fail for an error opening the kernel connection: refused
+// there, the caller lacks CAP_NET_ADMIN (nf_tables, NFLOG and NFQUEUE need
+// it). Later refusals (a table another process owns) are the kernel's
+// answer to a batch and stay plain errors.
+func failOpen(err error) error {
+	e := &cmdError{msg: err.Error(), code: 1, err: err}
+	if errors.Is(err, os.ErrPermission) {
+		e.kind = view.KindPermission
+	}
+	return e
 }
 
 // fail turns a library error into the command's failure (exit 1), keeping
@@ -208,11 +217,13 @@ func fail(err error) error {
 	return &cmdError{msg: err.Error(), code: 1, err: err}
 }
 
-// cmdError is a failure with its message, exit code and cause.
+// cmdError is a failure with its message, exit code and cause; kind, when
+// set, is the view.Kind… automation reads in the JSON error.
 type cmdError struct {
 	msg  string
 	code int
 	err  error
+	kind string
 }
 
 func (e *cmdError) Error() string { return e.msg }

@@ -52,7 +52,7 @@ func monitorCommand() *cli.Command {
 func runMonitor(ctx context.Context, spec *compiler.Spec, log *slog.Logger, reconcile time.Duration, apply bool) error {
 	conn, err := nftkernel.Open("")
 	if err != nil {
-		return fail(err)
+		return failOpen(err)
 	}
 	defer conn.Close()
 	want := compiler.Compile(spec)

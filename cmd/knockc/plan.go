@@ -67,7 +67,7 @@ func readState(c *cli.Context) (want, have *ruleset.Table, plan *ruleset.Plan, c
 	want = compiler.Compile(spec)
 	conn, err = nftkernel.Open(c.String("netns"))
 	if err != nil {
-		return nil, nil, nil, nil, fail(err)
+		return nil, nil, nil, nil, failOpen(err)
 	}
 	plan, have, err = conn.Plan(want)
 	if err != nil {

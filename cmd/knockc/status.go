@@ -26,7 +26,7 @@ func openTable(c *cli.Context) (string, *nftkernel.Conn, error) {
 	}
 	conn, err := nftkernel.Open(c.String("netns"))
 	if err != nil {
-		return "", nil, fail(err)
+		return "", nil, failOpen(err)
 	}
 	return name, conn, nil
 }
@@ -60,7 +60,7 @@ func statusCommand() *cli.Command {
 				return fail(err)
 			}
 			if t == nil {
-				return cli.Exit(fmt.Sprintf("table inet %s is not in the kernel: run knockc apply first", name), 1)
+				return &cmdError{msg: fmt.Sprintf("table inet %s is not in the kernel: run knockc apply first", name), code: 1, kind: view.KindNotFound}
 			}
 			v := view.NewStatus(t)
 			v.KnockInterfaces = compiler.KnockInterfaces(t)

@@ -18,7 +18,8 @@ type Error struct {
 type ErrorDetail struct {
 	Message string `json:"message"`
 	// Kind is "spec" (the spec is invalid; nothing was changed),
-	// "permission" (not root and no CAP_NET_ADMIN) or "other".
+	// "permission" (not root and no CAP_NET_ADMIN), "not_found" (status:
+	// the table is not in the kernel) or "other".
 	Kind     string    `json:"kind"`
 	Problems []Problem `json:"problems"`
 }
@@ -36,6 +37,7 @@ type Problem struct {
 const (
 	KindSpec       = "spec"
 	KindPermission = "permission"
+	KindNotFound   = "not_found"
 	KindOther      = "other"
 )
 

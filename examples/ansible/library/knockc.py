@@ -1,0 +1,1 @@
+../roles/knockc/library/knockc.py
