@@ -223,8 +223,10 @@ func nftList(t *testing.T, ns *netns.NS) string {
 }
 
 // holdOwnedTable makes another process own table inet knockc in ns (nft's
-// "owner" flag): until it exits, the kernel refuses every batch that
-// touches the table, as it refuses any batch it cannot carry out.
+// "owner" flag), marked as knockc's own (see nftkernel.OwnerChain) so that
+// knockc goes ahead: until that process exits, the kernel refuses every
+// batch that touches the table, as it refuses any batch it cannot carry
+// out.
 func holdOwnedTable(t *testing.T, ns *netns.NS) {
 	t.Helper()
 	cmd := exec.Command("ip", "netns", "exec", ns.Name, "nft", "-i")
@@ -236,9 +238,11 @@ func holdOwnedTable(t *testing.T, ns *netns.NS) {
 		t.Fatalf("nft -i: %v", err)
 	}
 	t.Cleanup(func() { in.Close(); cmd.Wait() })
-	io.WriteString(in, "add table inet knockc { flags owner; }\n")
+	io.WriteString(in, "add table inet knockc { flags owner; }\n"+
+		"add chain inet knockc "+nftkernel.OwnerChain+"\n"+
+		"add rule inet knockc "+nftkernel.OwnerChain+" return comment \"knockc owner spec=sha256:00 applied=2026-01-01T00:00:00Z\"\n")
 	for i := 0; i < 100; i++ {
-		if strings.Contains(nftList(t, ns), "table inet knockc") {
+		if strings.Contains(nftList(t, ns), "knockc owner") {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
