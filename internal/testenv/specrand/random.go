@@ -12,8 +12,26 @@ import (
 // port that another door protects, sequences that complete each other), so
 // that check's rejections are exercised too. The same r state gives the
 // same spec.
-func Random(r *rand.Rand) Case {
-	g := &gen{r: r, used: map[int]bool{}}
+func Random(r *rand.Rand) Case { return RandomWith(r, Options{}) }
+
+// Options shape what RandomWith writes.
+type Options struct {
+	// Quick keeps every timeout short, so that a test can wait past them:
+	// step and sequence timeouts of 100 to 400 ms, open_for and
+	// start_timeout of 1 or 2 s (a few of 30 s). It also keeps grant and
+	// pending sets at 64 elements or more, far from full in a test.
+	Quick bool
+	// AllowFrom are prefixes written into about half the allow_from lists,
+	// so that a test's own sources may knock.
+	AllowFrom []netip.Prefix
+	// Interfaces are names written into about half the table.interfaces
+	// lists, so that knocks on a test's own links count.
+	Interfaces []string
+}
+
+// RandomWith is Random shaped by o.
+func RandomWith(r *rand.Rand, o Options) Case {
+	g := &gen{r: r, o: o, used: map[int]bool{}}
 	s := &spec{}
 	if r.IntN(2) == 0 {
 		s.table = g.table()
@@ -38,6 +56,7 @@ func Random(r *rand.Rand) Case {
 // gen draws the parts of one spec.
 type gen struct {
 	r    *rand.Rand
+	o    Options
 	used map[int]bool
 	all  []int
 }
@@ -102,7 +121,11 @@ func (g *gen) table() []string {
 		n := 1 + g.r.IntN(3)
 		pool := []string{"eth0", "eth1", "veth*", "wg0", "ens3", "br-lan.10", "e*", "bond0:1", "abcdefghijklmno", "ppp*"}
 		g.r.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
-		out = append(out, "interfaces = "+list(pool[:n]...))
+		names := pool[:n]
+		if len(g.o.Interfaces) > 0 && g.chance(2) {
+			names[0] = oneOf(g.r, g.o.Interfaces...)
+		}
+		out = append(out, "interfaces = "+list(names...))
 	}
 	return out
 }
@@ -168,7 +191,10 @@ func (g *gen) door(name string) door {
 	// Timeouts, and a flood_rate that keeps every set small: the step and
 	// window sets hold flood_rate × their timeout elements.
 	stepMS := oneOf(r, 100, 160, 240, 500, 1000, 5000, 60000, 3600000)
-	if g.chance(3) {
+	if g.o.Quick {
+		stepMS = oneOf(r, 100, 160, 200, 300, 400)
+	}
+	if g.o.Quick || g.chance(3) {
 		d.set("step_timeout", str(fmtMS(stepMS)))
 	} else {
 		stepMS = 5000
@@ -176,6 +202,9 @@ func (g *gen) door(name string) door {
 	longest := stepMS
 	if g.chance(3) {
 		seqMS := oneOf(r, 100, 140, 300, 2000, 10000, 60000, 86400000)
+		if g.o.Quick {
+			seqMS = oneOf(r, 100, 140, 200, 300, 400, 600)
+		}
 		d.set("seq_timeout", str(fmtMS(seqMS)))
 		longest = max(longest, seqMS)
 	}
@@ -188,11 +217,17 @@ func (g *gen) door(name string) door {
 	if g.chance(2) {
 		d.set("strict", oneOf(r, "true", "false"))
 	}
-	if g.chance(2) {
+	if g.o.Quick {
+		d.set("open_for", str(oneOf(r, "1s", "2s", "30s")))
+	} else if g.chance(2) {
 		d.set("open_for", str(oneOf(r, "1s", "2s", "30s", "5m", "90m", "168h")))
 	}
 	if g.chance(3) {
-		d.set("max_grants", fmt.Sprint(oneOf(r, 1, 16, 1024, 5000)))
+		grants := []int{1, 16, 1024, 5000}
+		if g.o.Quick {
+			grants = []int{64, 1024}
+		}
+		d.set("max_grants", fmt.Sprint(oneOf(r, grants...)))
 	}
 
 	if g.chance(3) {
@@ -205,7 +240,9 @@ func (g *gen) door(name string) door {
 		if g.chance(2) {
 			d.set("pending", str(oneOf(r, "hold", "drop")))
 		}
-		if g.chance(3) {
+		if g.o.Quick {
+			d.set("start_timeout", str(oneOf(r, "1s", "2s", "30s")))
+		} else if g.chance(3) {
 			d.set("start_timeout", str(oneOf(r, "1s", "10s", "10m")))
 		}
 		if g.chance(3) {
@@ -239,6 +276,13 @@ func (g *gen) door(name string) door {
 				ps = append(ps, g.prefix(true))
 			} else {
 				ps = append(ps, g.prefix(false))
+			}
+		}
+		if g.chance(2) {
+			for _, p := range g.o.AllowFrom {
+				if p.Addr().Is4() && v4 || p.Addr().Is6() && v6 {
+					ps = append(ps, p.String())
+				}
 			}
 		}
 		d.set("allow_from", list(ps...))

@@ -1,0 +1,406 @@
+//go:build linux
+
+package nftkernel
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/testenv/netns"
+	"github.com/knockc/knockc/internal/testenv/nftsim"
+	"github.com/knockc/knockc/internal/testenv/specrand"
+	"github.com/knockc/knockc/ruleset"
+)
+
+// The differential test: random packet traces from a client namespace
+// against random compiled specs, each judged by nftsim and by the kernel
+// (docs/testing.md). Any disagreement is a bug in one of them.
+
+const (
+	// probeTimeout bounds a probe of a protected port: well below TCP's
+	// 1 s initial retransmission timeout, so a probe is one SYN.
+	probeTimeout = 300 * time.Millisecond
+	// guard is how near an element's expiry a decision may come and still
+	// be compared: the kernel keeps time in 4 ms ticks and sees a packet a
+	// little after the test stamps it, later still on a loaded machine.
+	guard = 40 * time.Millisecond
+	// tracesPerSpec run at once, each from its own source address.
+	tracesPerSpec = 14
+)
+
+// sent is one packet of a trace as it left the client: when (since the
+// trace began) and what.
+type sent struct {
+	at time.Duration
+	p  nftsim.Packet
+}
+
+// trace is a packet sequence from one source, ending in a probe of one
+// protected port.
+type trace struct {
+	kind  string
+	src   netip.Addr
+	steps []traceStep
+	wait  time.Duration // after the last knock, before the probe
+	probe compiler.Step
+
+	// filled in by run
+	sent    []sent
+	probeAt time.Duration
+	got     netns.Outcome
+	err     error
+	t0      time.Time
+}
+
+type traceStep struct {
+	gap   time.Duration // wait before sending
+	proto ruleset.Proto
+	port  uint16
+	flags uint8
+}
+
+func (tr *trace) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s trace from %s:", tr.kind, tr.src)
+	for _, s := range tr.steps {
+		if s.proto == ruleset.TCP {
+			fmt.Fprintf(&b, " +%v %d/tcp[%#02x]", s.gap, s.port, s.flags)
+		} else {
+			fmt.Fprintf(&b, " +%v %d/udp", s.gap, s.port)
+		}
+	}
+	fmt.Fprintf(&b, ", +%v probe %s", tr.wait, tr.probe)
+	return b.String()
+}
+
+func TestIntegrationSimAgreesWithKernel(t *testing.T) {
+	netns.RequireRoot(t, "ip", "nft", "sysctl")
+	seed := seedOf(t)
+	r := rand.New(rand.NewPCG(seed, seed^0x6b6e6f636b))
+	pair := netns.NewPair(t)
+	conn, err := Open(pair.Server.Path())
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	defer conn.Close()
+	c := pair.Primary
+	// The stack answers UDP knocks on closed ports with ICMP port
+	// unreachable, and rate-limits those per peer, nft's reject included:
+	// after a UDP scan the probe's reject would look like a drop. Off in
+	// the server namespace, so a verdict is what the probe sees.
+	if out, err := pair.Server.Exec("sysctl", "-q", "-w", "net.ipv4.icmp_ratemask=0", "net.ipv6.icmp.ratemask=255", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0"); err != nil {
+		t.Fatalf("sysctl (icmp rate limits): %v\n%s", err, out)
+	}
+
+	specs := countOfEnv("KNOCKC_TRACE_SPECS", 14)
+	sources := addSources(t, pair, specs*tracesPerSpec)
+	opts := specrand.Options{
+		Quick:      true,
+		AllowFrom:  []netip.Prefix{netip.MustParsePrefix("10.77.0.0/16"), netip.MustParsePrefix("fd00:6b6e:1::/64")},
+		Interfaces: []string{pair.ServerIf},
+	}
+
+	var tried, agreed, undecided, specsRun, rejected int
+	kinds := map[string]int{}
+	outcomes := map[netns.Outcome]int{}
+	start := time.Now()
+	for specsRun < specs {
+		cs := specrand.RandomWith(r, opts)
+		spec, err := compiler.Parse("diff.toml", []byte(cs.TOML))
+		if err != nil {
+			rejected++
+			continue
+		}
+		tbl := compiler.Compile(spec)
+		if err := conn.Delete(tbl.Name); err != nil {
+			t.Fatalf("Delete(%q) = %v", tbl.Name, err)
+		}
+		if err := conn.Apply(tbl, nil); err != nil {
+			t.Fatalf("Apply() = %v\nspec:\n%s", err, cs.TOML)
+		}
+		closeListeners := listen(t, pair.Server, spec)
+
+		traces := make([]*trace, tracesPerSpec)
+		for i := range traces {
+			traces[i] = randomTrace(r, spec, sources[specsRun*tracesPerSpec+i])
+		}
+		var wg sync.WaitGroup
+		for _, tr := range traces {
+			wg.Add(1)
+			go func() { defer wg.Done(); tr.run(c, pair.ServerIf) }()
+		}
+		wg.Wait()
+		readAt := time.Now()
+		have, err := conn.Read(tbl.Name)
+		if err != nil {
+			t.Fatalf("Read() = %v", err)
+		}
+		closeListeners()
+
+		for _, tr := range traces {
+			if tr.err != nil {
+				t.Fatalf("%v: %v", tr, tr.err)
+			}
+			tried++
+			kinds[tr.kind]++
+			outcomes[tr.got]++
+			verdict, sim, err := tr.simulate(tbl, pair.ServerIf)
+			if err != nil {
+				t.Fatalf("%v\nspec:\n%s", err, cs.TOML)
+			}
+			if sim.Closest() >= 0 && sim.Closest() < guard {
+				undecided++
+				continue
+			}
+			want := outcomeOf(verdict)
+			problems := []string{}
+			if tr.got != want {
+				problems = append(problems, fmt.Sprintf("probe of %s: kernel %s, nftsim %s (%s)", tr.probe, tr.got, want, verdict))
+			}
+			sim.Now = readAt.Sub(tr.t0)
+			if diff := compareSets(sim, have, tr.src); diff != "" {
+				problems = append(problems, diff)
+			}
+			if len(problems) > 0 {
+				t.Errorf("%v\n  %s\nspec:\n%s", tr, strings.Join(problems, "\n  "), cs.TOML)
+				continue
+			}
+			agreed++
+		}
+		specsRun++
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("differential: %d specs (seed %d; %d more refused by check), %d traces tried, %d agreed, %d too close to a timeout to call, %d disagreed, in %v; kinds %v; probes %d open, %d refused, %d timed out",
+		specsRun, seed, rejected, tried, agreed, undecided, tried-agreed-undecided, time.Since(start).Round(time.Millisecond), kinds,
+		outcomes[netns.Open], outcomes[netns.Refused], outcomes[netns.Timeout])
+	if !t.Failed() && (outcomes[netns.Open] == 0 || outcomes[netns.Open] == tried) {
+		t.Errorf("%d of %d probes opened: the traces test too little", outcomes[netns.Open], tried)
+	}
+	if tried > 0 && undecided*4 > tried {
+		t.Errorf("%d of %d traces came too close to a timeout to call: the traces test too little", undecided, tried)
+	}
+}
+
+func countOfEnv(name string, def int) int {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv(name), &n); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// addSources gives the client n IPv4 and n IPv6 addresses of its own
+// (10.77.0.0/16, routed to the link on the server, and fd00:6b6e:1::/64,
+// the link's own subnet), in one ip -batch, and returns them alternating
+// by family.
+func addSources(t *testing.T, pair *netns.Pair, n int) []netip.Addr {
+	t.Helper()
+	var lines []string
+	var out []netip.Addr
+	for i := range n {
+		v4 := netip.AddrFrom4([4]byte{10, 77, byte(1 + i/250), byte(1 + i%250)})
+		v6 := netip.AddrFrom16([16]byte{0xfd, 0, 0x6b, 0x6e, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x77, byte(i >> 8), byte(i)})
+		lines = append(lines, fmt.Sprintf("addr add %s/32 dev %s", v4, pair.ClientIf), fmt.Sprintf("addr add %s/128 dev %s nodad", v6, pair.ClientIf))
+		if i%2 == 0 {
+			out = append(out, v4)
+		} else {
+			out = append(out, v6)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "addrs")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := pair.Client.Exec("ip", "-batch", file); err != nil {
+		t.Fatalf("ip -batch (client addresses): %v\n%s", err, out)
+	}
+	if out, err := pair.Server.Exec("ip", "route", "add", "10.77.0.0/16", "dev", pair.ServerIf); err != nil {
+		t.Fatalf("ip route add 10.77.0.0/16: %v\n%s", err, out)
+	}
+	return out
+}
+
+// listen opens a TCP echo listener on every protected TCP port and a UDP
+// echo on every protected UDP port of spec in ns, and returns what closes
+// them all.
+func listen(t *testing.T, ns *netns.NS, spec *compiler.Spec) func() {
+	t.Helper()
+	var closers []func()
+	for _, d := range spec.Doors {
+		for _, p := range d.Protect {
+			if p.Proto == ruleset.TCP {
+				l := ns.Listen(t, p.Port)
+				closers = append(closers, func() { l.Close() })
+				continue
+			}
+			var pc net.PacketConn
+			err := ns.Do(func() error {
+				var err error
+				pc, err = net.ListenPacket("udp", fmt.Sprintf(":%d", p.Port))
+				return err
+			})
+			if err != nil {
+				t.Fatalf("listen udp %d: %v", p.Port, err)
+			}
+			go func() {
+				buf := make([]byte, 64)
+				for {
+					n, from, err := pc.ReadFrom(buf)
+					if err != nil {
+						return
+					}
+					pc.WriteTo(buf[:n], from)
+				}
+			}()
+			closers = append(closers, func() { pc.Close() })
+		}
+	}
+	return func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+}
+
+// outcomeOf is what a connect sees for a verdict on its first packet.
+func outcomeOf(v nftsim.Verdict) netns.Outcome {
+	switch v {
+	case nftsim.Accept:
+		return netns.Open
+	case nftsim.Reject:
+		return netns.Refused
+	}
+	return netns.Timeout // dropped, or held in a queue nobody reads
+}
+
+// run sends the trace from src in the client namespace, stamping each
+// packet, then probes the protected port.
+func (tr *trace) run(c *netns.Client, serverIf string) {
+	dst := c.ServerV4
+	if tr.src.Is6() {
+		dst = c.ServerV6
+	}
+	tr.t0 = time.Now()
+	next := time.Duration(0)
+	for _, s := range tr.steps {
+		next += s.gap
+		if d := time.Until(tr.t0.Add(next)); d > 0 {
+			time.Sleep(d)
+		}
+		at := time.Since(tr.t0)
+		var err error
+		if s.proto == ruleset.TCP {
+			err = c.SendTCPFlags(tr.src, dst, s.port, s.flags)
+		} else {
+			err = c.KnockUDPFrom(tr.src, dst, s.port)
+		}
+		if err != nil {
+			tr.err = err
+			return
+		}
+		tr.sent = append(tr.sent, sent{at, nftsim.Packet{Src: tr.src, Proto: s.proto, DPort: s.port, Flags: s.flags, IIf: serverIf}})
+	}
+	time.Sleep(2*time.Millisecond + tr.wait) // the last knock lands first
+	tr.probeAt = time.Since(tr.t0)
+	if tr.probe.Proto == ruleset.TCP {
+		var err error
+		tr.got, err = c.TryConnect(tr.src, dst, tr.probe.Port, probeTimeout)
+		if tr.got == netns.Error {
+			tr.err = err
+		}
+		return
+	}
+	tr.got, tr.err = probeUDP(c, tr.src, dst, tr.probe.Port)
+}
+
+// probeUDP sends one datagram from src to dst:port and waits for the echo:
+// Open when it comes, Refused on ICMP port unreachable, Timeout otherwise.
+func probeUDP(c *netns.Client, src, dst netip.Addr, port uint16) (netns.Outcome, error) {
+	out := netns.Error
+	err := c.NS.Do(func() error {
+		conn, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, port)))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if _, err := conn.Write([]byte("probe")); err != nil {
+			return err
+		}
+		conn.SetReadDeadline(time.Now().Add(probeTimeout))
+		buf := make([]byte, 16)
+		_, err = conn.Read(buf)
+		var ne net.Error
+		switch {
+		case err == nil:
+			out = netns.Open
+		case errors.Is(err, syscall.ECONNREFUSED):
+			out = netns.Refused
+		case errors.As(err, &ne) && ne.Timeout():
+			out = netns.Timeout
+		default:
+			return err
+		}
+		return nil
+	})
+	return out, err
+}
+
+// simulate replays what the trace sent, at the times it was sent, through
+// nftsim, and returns the verdict on the probe.
+func (tr *trace) simulate(tbl *ruleset.Table, serverIf string) (nftsim.Verdict, *nftsim.Sim, error) {
+	sim := nftsim.New(tbl)
+	for _, s := range tr.sent {
+		sim.Now = s.at
+		if _, err := sim.Send(s.p); err != nil {
+			return "", nil, err
+		}
+	}
+	sim.Now = tr.probeAt
+	v, err := sim.Send(nftsim.Packet{Src: tr.src, Proto: tr.probe.Proto, DPort: tr.probe.Port, Flags: 0x02, IIf: serverIf})
+	return v, sim, err
+}
+
+// compareSets says how the sets holding src in the kernel differ from
+// those nftsim has it in, leaving out elements within guard of expiring.
+func compareSets(sim *nftsim.Sim, have *ruleset.Table, src netip.Addr) string {
+	var kernel, model []string
+	for _, s := range have.Sets {
+		if exp, ok := sim.Expiry(s.Name, src); ok && exp-sim.Now < guard {
+			continue
+		}
+		for _, e := range s.Elements {
+			if e.Addr == src && e.Expires >= guard {
+				kernel = append(kernel, s.Name)
+			}
+		}
+	}
+	for _, name := range sim.Members(src) {
+		if exp, _ := sim.Expiry(name, src); exp-sim.Now < guard {
+			continue
+		}
+		if s := have.Set(name); s != nil && slices.ContainsFunc(s.Elements, func(e ruleset.Element) bool { return e.Addr == src && e.Expires < guard }) {
+			continue
+		}
+		model = append(model, name)
+	}
+	slices.Sort(kernel)
+	slices.Sort(model)
+	if slices.Equal(kernel, model) {
+		return ""
+	}
+	return fmt.Sprintf("sets holding the source after the trace: kernel %v, nftsim %v", kernel, model)
+}

@@ -1,0 +1,174 @@
+//go:build linux
+
+package nftkernel
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/ruleset"
+)
+
+// traceKinds are the kinds of trace randomTrace draws from.
+var traceKinds = []string{"right", "right", "repeated", "reordered", "wrong", "slow", "slow", "wrong-flag", "scan", "close", "partial", "random", "expire", "refresh", "refresh"}
+
+// randomTrace draws a trace from src against one of spec's doors.
+func randomTrace(r *rand.Rand, spec *compiler.Spec, src netip.Addr) *trace {
+	d := spec.Doors[r.IntN(len(spec.Doors))]
+	tr := &trace{kind: traceKinds[r.IntN(len(traceKinds))], src: src, probe: d.Protect[r.IntN(len(d.Protect))]}
+	if r.IntN(5) == 0 {
+		o := spec.Doors[r.IntN(len(spec.Doors))]
+		tr.probe = o.Protect[r.IntN(len(o.Protect))]
+	}
+	fast := func() time.Duration { return time.Duration(r.IntN(15)) * time.Millisecond }
+	knock := func(s compiler.Step) traceStep {
+		st := traceStep{gap: fast(), proto: s.Proto, port: s.Port}
+		if s.Proto == ruleset.TCP {
+			st.flags = d.TCPFlags.Flags
+			if r.IntN(3) == 0 { // flags the door does not look at
+				st.flags |= uint8(r.UintN(256)) &^ d.TCPFlags.Mask
+			}
+		}
+		return st
+	}
+	seq := func(steps []compiler.Step) []traceStep {
+		out := make([]traceStep, len(steps))
+		for i, s := range steps {
+			out[i] = knock(s)
+		}
+		return out
+	}
+	steps := seq(d.Sequence)
+	n := len(steps)
+	switch tr.kind {
+	case "right":
+	case "repeated":
+		var out []traceStep
+		for _, s := range steps {
+			for range 1 + r.IntN(3) {
+				s.gap = fast()
+				out = append(out, s)
+			}
+		}
+		steps = out
+	case "reordered":
+		if n >= 2 {
+			i := r.IntN(n - 1)
+			steps[i], steps[i+1] = steps[i+1], steps[i]
+		} else {
+			steps = append(steps, knock(d.Sequence[0]))
+		}
+	case "wrong":
+		i := r.IntN(n)
+		steps[i].port = uint16(1024 + r.IntN(64000))
+		if r.IntN(3) == 0 {
+			steps[i].proto, steps[i].port = flip(steps[i].proto), d.Sequence[i].Port
+		}
+	case "slow":
+		stepTO, seqTO := d.StepTimeout, d.SeqTimeout
+		if n >= 3 && seqTO > 0 && seqTO < time.Duration(n-1)*stepTO && r.IntN(2) == 0 {
+			// Each gap within step_timeout, the whole beyond seq_timeout.
+			gap := min(stepTO-60*time.Millisecond, seqTO/time.Duration(n-2))
+			for i := 1; i < n; i++ {
+				steps[i].gap = max(gap, 0)
+			}
+		} else if n >= 2 {
+			steps[1+r.IntN(n-1)].gap = stepTO + time.Duration(60+r.IntN(120))*time.Millisecond
+		} else {
+			tr.probeGap(d.OpenFor)
+		}
+	case "wrong-flag":
+		changed := false
+		for i, s := range d.Sequence {
+			if s.Proto == ruleset.TCP && (r.IntN(2) == 0 || !changed && i == n-1) {
+				f := uint8(r.UintN(256))
+				for f&d.TCPFlags.Mask == d.TCPFlags.Flags {
+					f = uint8(r.UintN(256))
+				}
+				steps[i].flags, changed = f, true
+			}
+		}
+	case "scan":
+		var ports []compiler.Step
+		for _, o := range spec.Doors {
+			ports = append(ports, o.Sequence...)
+			ports = append(ports, o.CloseSequence...)
+			ports = append(ports, o.Protect...)
+		}
+		for range 3 {
+			ports = append(ports, compiler.Step{Port: uint16(1024 + r.IntN(64000)), Proto: ruleset.TCP})
+		}
+		slices.SortFunc(ports, func(a, b compiler.Step) int { return int(a.Port) - int(b.Port) })
+		steps = nil
+		for _, p := range slices.Compact(ports) {
+			st := traceStep{gap: time.Millisecond, proto: p.Proto, port: p.Port, flags: 0x02}
+			steps = append(steps, st)
+		}
+	case "close":
+		if len(d.CloseSequence) > 0 {
+			steps = append(steps, seq(d.CloseSequence)...)
+		}
+	case "partial":
+		steps = steps[:r.IntN(n)]
+	case "random":
+		steps = nil
+		for range 1 + r.IntN(8) {
+			o := spec.Doors[r.IntN(len(spec.Doors))]
+			pool := append(append([]compiler.Step{}, o.Sequence...), o.CloseSequence...)
+			p := pool[r.IntN(len(pool))]
+			st := traceStep{gap: fast(), proto: p.Proto, port: p.Port}
+			if r.IntN(4) == 0 {
+				st.proto = flip(st.proto)
+			}
+			if st.proto == ruleset.TCP {
+				st.flags = uint8(r.UintN(256))
+				if r.IntN(2) == 0 {
+					st.flags = d.TCPFlags.Flags
+				}
+			}
+			steps = append(steps, st)
+		}
+	case "expire":
+		tr.probeGap(d.OpenFor)
+	case "refresh":
+		// A repeat restarts a step's timeout (update, not add): knock a
+		// step again at 0.6 of step_timeout and the next one 0.6 later,
+		// past the first knock's expiry. For a one-step door, knock again
+		// at 0.6 of open_for and probe past the first grant's end.
+		if n >= 2 {
+			k := r.IntN(n - 1)
+			again := steps[k]
+			again.gap = d.StepTimeout * 6 / 10
+			steps[k+1].gap = d.StepTimeout * 6 / 10
+			steps = slices.Insert(steps, k+1, again)
+		} else if d.OpenFor <= 2*time.Second {
+			again := steps[0]
+			again.gap = d.OpenFor * 6 / 10
+			steps = append(steps, again)
+			tr.wait = d.OpenFor * 6 / 10
+		}
+	}
+	if len(steps) == 0 { // a probe alone
+		steps = nil
+	}
+	tr.steps = steps
+	return tr
+}
+
+// probeGap makes the trace wait past a grant of openFor before its probe,
+// when that is short enough to wait for.
+func (tr *trace) probeGap(openFor time.Duration) {
+	if openFor <= 2*time.Second {
+		tr.wait = openFor + 100*time.Millisecond
+	}
+}
+
+func flip(p ruleset.Proto) ruleset.Proto {
+	if p == ruleset.TCP {
+		return ruleset.UDP
+	}
+	return ruleset.TCP
+}
