@@ -48,6 +48,7 @@ type part struct {
 	Refused string // a firewall command knockc cannot express, and why
 	Other   string // a program knockc does not know (a script): why it is not translated
 	Undo    bool   // a Refused firewall command that deletes a rule rather than adding it
+	Sleep   int    // seconds, for a Noop "sleep N"
 }
 
 // undoWords mark a firewall command that deletes what another added.
@@ -92,7 +93,13 @@ func classify(s simple, resolve Services) part {
 		return p
 	}
 	switch path.Base(words[0]) {
-	case "logger", "echo", "true", ":", "sleep", "printf", "wall":
+	case "sleep":
+		p.Noop = true
+		if len(words) == 2 {
+			p.Sleep, _ = firewalldSeconds(words[1])
+		}
+		return p
+	case "logger", "echo", "true", ":", "printf", "wall":
 		p.Noop = true
 		return p
 	}
@@ -272,8 +279,12 @@ func parseIPTables(words []string, resolve Services) (*grant, error) {
 		return nil, nil
 	}
 	g.Insert = op != "-D" && op != "--delete"
-	if chain != "INPUT" {
+	switch chain {
+	case "INPUT":
+	case "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING":
 		return nil, fmt.Errorf("changes chain %q: knockc gates only what arrives for this host (INPUT)", chain)
+	default:
+		g.Notes = append(g.Notes, fmt.Sprintf("adds to chain %q, read as reached from INPUT: knockc gates what arrives for this host", chain))
 	}
 	switch {
 	case target == "DROP" || target == "REJECT":

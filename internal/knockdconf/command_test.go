@@ -31,6 +31,8 @@ func TestInterpretCommand(t *testing.T) {
 		{"no port, no protocol", "iptables -A INPUT -s %IP% -j ACCEPT", "opens every port of every protocol"},
 		{"range", "iptables -A INPUT -s %IP% -p tcp --dport 1000:2000 -j ACCEPT", `refused: opens the port range "1000:2000"`},
 		{"icmp", "iptables -A INPUT -s %IP% -p icmp -j ACCEPT", `refused: matches protocol "icmp"`},
+		{"custom chain", "iptables -I knock-in -s %IP% -p tcp --dport 22 -j ACCEPT", `grant [ipv4] 22/tcp (adds to chain "knock-in", read as reached from INPUT`},
+		{"self-closing", "iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT && sleep 30 && iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT", "grant [ipv4] 22/tcp for 30s + noop + noop"},
 		{"other chain", "iptables -A FORWARD -s %IP% -p tcp --dport 22 -j ACCEPT", `refused: changes chain "FORWARD"`},
 		{"nat table", "iptables -t nat -A PREROUTING -s %IP% -p tcp --dport 22 -j DNAT", `refused: works on table "nat"`},
 		{"drop the knocker", "iptables -A INPUT -s %IP% -p tcp --dport 22 -j DROP", "refused: jumps to DROP: it shuts a port"},

@@ -26,7 +26,8 @@ type doorOut struct {
 	missing []string // why it is written out commented; none: live
 	iface   string   // the interface its firewall rule named (iptables -i)
 
-	closeSection string // the section its close_sequence comes from
+	after        []string // lines after the door's keys: its sub-tables
+	closeSection string   // the section its close_sequence comes from
 	closeLine    int
 }
 
@@ -52,7 +53,9 @@ func buildDoor(e *event, name string, w *warner) *doorOut {
 		d.from += fmt.Sprintf(" and [%s] (line %d)", e.paired.Name, e.paired.Line)
 	}
 	d.sequences(e, w)
-	d.timing(e, w)
+	if e.OneTime == nil {
+		d.timing(e, w)
+	}
 	d.action(e, w)
 	if e.Target != nil {
 		w.add(e.Target.Line, "[%s] target = %s: knockc has no equivalent: it counts knocks addressed to this host only (any of its addresses), so knock this host itself", e.Name, e.Target.Value)
@@ -66,8 +69,15 @@ func (d *doorOut) sequences(e *event, w *warner) {
 	case e.Sequence != nil:
 		d.add("sequence", stepsValue(e.Sequence), "")
 	case e.OneTime != nil:
-		d.add("sequence", `["PORT/tcp", "PORT/tcp", "PORT/tcp"]`, "knockd read it from one_time_sequences = "+e.OneTime.Value)
-		d.missing = append(d.missing, "a fixed sequence")
+		// knockc's one-time knocks are tokens (docs/tokens.md): the door
+		// is written as a token door, waiting for its key.
+		d.missing = append(d.missing, "a token key (docs/tokens.md)")
+		d.after = []string{
+			fmt.Sprintf("[door.%s.token]  # instead of knockd's one_time_sequences = %s", d.name, e.OneTime.Value),
+			"port = 62201  # UDP; nothing may listen on it",
+			fmt.Sprintf("[door.%s.token.keys]", d.name),
+			fmt.Sprintf("me = %q  # one key file per person or device (0600)", "/etc/knockc/"+d.name+"-me.key"),
+		}
 	case e.SequenceLine == 0:
 		w.add(e.Line, "[%s] has no sequence, so knockd itself refuses this file: add one, e.g. sequence = 7000,8000,9000", e.Name)
 		d.add("sequence", `["PORT/tcp", "PORT/tcp", "PORT/tcp"]`, "")
@@ -77,7 +87,7 @@ func (d *doorOut) sequences(e *event, w *warner) {
 		d.missing = append(d.missing, "a sequence")
 	}
 	if e.OneTime != nil {
-		w.add(e.OneTime.Line, "[%s] one_time_sequences: a door in the kernel cannot rewrite its own sequence after each use; knockc's replay-proof answer is a token door, opened by one-time tokens derived from a key and spent in the kernel on first use (see docs/tokens.md): make door %q a token door; or write a fixed sequence = [...] with strict = true and allow_from = [...] limited to the addresses you knock from", e.Name, d.name)
+		w.add(e.OneTime.Line, "[%s] one_time_sequences: a door in the kernel cannot rewrite its own sequence after each use; knockc's replay-proof answer is a token door, opened by one-time tokens derived from a key and spent in the kernel on first use: door %q is written out commented with [door.%s.token] (port) and [door.%s.token.keys]; make the key file it names, see docs/tokens.md, and uncomment it", e.Name, d.name, d.name, d.name)
 	}
 	c := e.paired
 	if c == nil {
@@ -249,7 +259,7 @@ func (d *doorOut) openFor(e *event, w *warner) {
 	secs, why := 0, ""
 	for _, g := range m.grants(true) {
 		if g.OpenFor > secs {
-			secs, why = g.OpenFor, "the firewall rule's own timeout"
+			secs, why = g.OpenFor, "how long knockd's command kept the rule"
 		}
 	}
 	if e.Stop != nil && e.Stop.Value != "" || e.Stop6 != nil && e.Stop6.Value != "" {

@@ -146,6 +146,9 @@ func (d *doorOut) render() string {
 		}
 		b.WriteString(line + "\n")
 	}
+	for _, l := range d.after {
+		b.WriteString(prefix + commentText(l) + "\n")
+	}
 	return b.String()
 }
 

@@ -220,5 +220,27 @@ func interpretCommand(d *directive, resolve Services) meaning {
 	for _, s := range list {
 		m.Parts = append(m.Parts, classify(s, resolve))
 	}
+	selfClosing(m.Parts)
 	return m
+}
+
+// selfClosing reads "add a rule; sleep N; delete it" in one command as a
+// grant that lasts N seconds: the added grant gets OpenFor, and the delete
+// becomes a no-op.
+func selfClosing(parts []part) {
+	for i, p := range parts {
+		if p.Grant == nil || !p.Grant.Insert {
+			continue
+		}
+		slept := 0
+		for j := i + 1; j < len(parts); j++ {
+			q := parts[j]
+			slept += q.Sleep
+			if q.Grant != nil && !q.Grant.Insert && portsKey(q.Grant.Ports) == portsKey(p.Grant.Ports) && slept > 0 {
+				p.Grant.OpenFor = slept
+				parts[j] = part{Text: q.Text, Noop: true}
+				break
+			}
+		}
+	}
 }
