@@ -74,7 +74,31 @@ var errNotMine = errors.New("not this program")
 // parsers read one firewall program each; they return errNotMine for other
 // programs and an error that says why for a rule that is no grant.
 var parsers = []func(words []string, resolve Services) (*grant, error){
-	parseIPTables, parseKnockHelper, parseUFW, parseFirewallCmd, parseNft,
+	parseIPTables, parseKnockHelper, parseUFW, parseFirewallCmd, parseNft, parseIPSet,
+}
+
+// classifyAll reads one simple command into its parts: one, or those of
+// the command line it hands to a shell (sh -c '…').
+func classifyAll(s simple, resolve Services) []part {
+	w := s.Words
+	for len(w) > 1 && (w[0] == "sudo" || w[0] == "exec") {
+		w = w[1:]
+	}
+	if s.Problem == "" && len(w) == 3 && w[1] == "-c" {
+		switch path.Base(w[0]) {
+		case "sh", "bash", "dash":
+			list, err := splitList(w[2])
+			if err != nil {
+				return []part{{Text: s.Text, Other: err.Error()}}
+			}
+			var out []part
+			for _, inner := range list {
+				out = append(out, classifyAll(inner, resolve)...)
+			}
+			return out
+		}
+	}
+	return []part{classify(s, resolve)}
 }
 
 // classify reads one simple command.
@@ -839,6 +863,47 @@ func setPorts(set string, resolve Services) []port {
 		}
 	}
 	return nil
+}
+
+// parseIPSet reads ipset add|del SET %IP% [timeout N] (and -A/-D), where
+// the set's name gives the port its iptables rule opens ("ssh_knock",
+// "allow_2222"), as for nft sets.
+func parseIPSet(words []string, resolve Services) (*grant, error) {
+	if path.Base(words[0]) != "ipset" {
+		return nil, errNotMine
+	}
+	args := words[1:]
+	for len(args) > 0 && (args[0] == "-exist" || args[0] == "-!" || args[0] == "-q" || args[0] == "-quiet") {
+		args = args[1:]
+	}
+	if len(args) < 3 {
+		return nil, errors.New("changes no set entry")
+	}
+	g := &grant{Families: []ruleset.Family{ruleset.IPv4}}
+	switch args[0] {
+	case "add", "-A":
+		g.Insert = true
+	case "del", "-D":
+	default:
+		return nil, fmt.Errorf("runs ipset %s, which opens no port for the knocker", args[0])
+	}
+	set := args[1]
+	if !isKnocker(args[2]) {
+		return nil, fmt.Errorf("adds %q to set %q, not the knocker's address", args[2], set)
+	}
+	if len(args) >= 5 && args[3] == "timeout" {
+		secs, err := firewalldSeconds(args[4])
+		if err != nil {
+			return nil, fmt.Errorf("entry timeout %q is not one knockc reads", args[4])
+		}
+		g.OpenFor = secs
+	}
+	g.Ports = setPorts(set, resolve)
+	if len(g.Ports) == 0 {
+		return nil, fmt.Errorf("adds the knocker to ipset %q, and which ports that set opens is in iptables rules this file does not show: write them in protect", set)
+	}
+	g.Notes = append(g.Notes, fmt.Sprintf("took the port of ipset %q from its name", set))
+	return g, nil
 }
 
 // parseService reads a plain start or stop of one service: "systemctl

@@ -75,6 +75,12 @@ func TestInterpretCommand(t *testing.T) {
 		{"nft element delete", `nft delete element ip filter allow_2222 '{ %IP% }'`, "revoke [ipv4] 2222/tcp"},
 		{"nft element unknown set", `nft add element inet filter friends '{ %IP% }'`, `refused: adds the knocker to set "friends"`},
 		{"nft forward", "nft add rule inet filter forward ip saddr %IP% tcp dport 22 accept", `refused: changes chain "forward"`},
+		// ipset, and commands handed to a shell
+		{"ipset", "ipset add ssh_knock %IP% timeout 120", "grant [ipv4] 22/tcp for 120s (took the port of ipset \"ssh_knock\" from its name)"},
+		{"ipset del", "/usr/sbin/ipset -exist del allow_2222 %IP%", "revoke [ipv4] 2222/tcp"},
+		{"ipset unknown set", "ipset add friends %IP%", `refused: adds the knocker to ipset "friends"`},
+		{"sh -c", `/bin/sh -c "service ssh start; iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT"`, "service start ssh.service + grant [ipv4] 22/tcp"},
+		{"sudo bash -c", `sudo bash -c 'ufw allow proto tcp from %IP% to any port 22'`, "grant [] 22/tcp"},
 		// services
 		{"systemctl", "/bin/systemctl --no-block start ssh", "service start ssh.service"},
 		{"systemctl unit", "systemctl stop openvpn-server@main.service", "service stop openvpn-server@main.service"},

@@ -218,7 +218,7 @@ func interpretCommand(d *directive, resolve Services) meaning {
 		return m
 	}
 	for _, s := range list {
-		m.Parts = append(m.Parts, classify(s, resolve))
+		m.Parts = append(m.Parts, classifyAll(s, resolve)...)
 	}
 	selfClosing(m.Parts)
 	return m
