@@ -1,30 +1,12 @@
 package compiler_test
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// goTool returns the go command that runs this test: the one in GOROOT,
-// else the first on PATH.
-func goTool(t *testing.T) string {
-	t.Helper()
-	if root := runtime.GOROOT(); root != "" {
-		p := filepath.Join(root, "bin", "go")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	p, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("no go command to list dependencies with: %v", err)
-	}
-	return p
-}
+	"github.com/knockc/knockc/internal/testenv"
+)
 
 // TestDepsArePure: the compiler never reaches the kernel, so `knockc check`
 // and `knockc render` need no root and no netlink (STYLE.md, For knockc 2).
@@ -32,7 +14,7 @@ func goTool(t *testing.T) string {
 // in mdlayher/netlink; this fails as soon as something does.
 func TestDepsArePure(t *testing.T) {
 	const pkg = "github.com/knockc/knockc/compiler"
-	cmd := exec.Command(goTool(t), "list", "-deps", pkg)
+	cmd := exec.Command(testenv.GoTool(t), "list", "-deps", pkg)
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr string

@@ -38,15 +38,15 @@ protect  = ["22/tcp"]
 	sshd := sshdtest.New(t, 22)
 	pair.Server.Run(t, sshd.StartArgv()[0], sshd.StartArgv()[1:]...)
 
-	ssh := func(steps string) (string, error, time.Duration) {
+	ssh := func(steps string) (string, time.Duration, error) {
 		proxy := knockcBin + " knock --timeout 3s --pipe %p %h " + steps
 		args := append([]string{"netns", "exec", pair.Client.Name, "ssh", "-o", "ProxyCommand=" + proxy}, sshd.ClientArgs(pair.ServerV4.String())...)
 		t0 := time.Now()
 		out, err := exec.Command("ip", append(args, "echo logged-in")...).CombinedOutput()
-		return string(out), err, time.Since(t0)
+		return string(out), time.Since(t0), err
 	}
 	// The wrong sequence first: a grant would outlive it.
-	out, err, took := ssh("7000/tcp 9000/tcp 8000/tcp")
+	out, took, err := ssh("7000/tcp 9000/tcp 8000/tcp")
 	if err == nil || !strings.Contains(out, "door did not open") {
 		t.Fatalf("ssh with a wrong sequence = %v, want a failure saying the door did not open:\n%s", err, out)
 	}
@@ -54,7 +54,7 @@ protect  = ["22/tcp"]
 		t.Fatalf("ssh with a wrong sequence failed after %s, want within the 3 s knock timeout (plus ssh's own start)", took)
 	}
 
-	out, err, took = ssh("7000/tcp 8000/tcp 9000/tcp")
+	out, took, err = ssh("7000/tcp 8000/tcp 9000/tcp")
 	if err != nil || !strings.Contains(out, "logged-in") {
 		t.Fatalf("ssh with the knock as ProxyCommand = %v:\n%s", err, out)
 	}
