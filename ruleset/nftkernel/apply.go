@@ -91,6 +91,7 @@ func planOps(want, have *ruleset.Table, queue QueueMode) ([]op, error) {
 			}
 		}
 	}
+	var setID uint32
 	for _, w := range want.Sets {
 		if have != nil {
 			if h := have.Set(w.Name); h != nil && w.SameDefinition(h) {
@@ -102,9 +103,15 @@ func planOps(want, have *ruleset.Table, queue QueueMode) ([]op, error) {
 				return nil, fmt.Errorf("set %q: %w", w.Name, err)
 			}
 		}
+		// A set's ID names it within the batch (NFTA_SET_ID). Giving
+		// every new set its own here keeps google/nftables v0.3.0 from
+		// numbering it with its unguarded package-level counter, a data
+		// race between connections (docs/design.md, library facts).
+		setID++
+		id := setID
 		add(fmt.Sprintf("set %q", w.Name), func(n *nftables.Conn) {
 			// Fails only for what typeofSupported has ruled out.
-			_ = addSet(n, tbl, w)
+			_ = addSet(n, tbl, w, id)
 		})
 	}
 	chains := map[string]*nftables.Chain{}

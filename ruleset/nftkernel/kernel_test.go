@@ -116,8 +116,10 @@ func convNetns(t *testing.T) (string, *nftables.Conn) {
 func sendTable(t *testing.T, conn *nftables.Conn, tbl *ruleset.Table) *nftables.Table {
 	t.Helper()
 	nt := conn.AddTable(TableObj(tbl))
-	for _, s := range tbl.Sets {
-		if err := conn.AddSet(SetObj(nt, s), nil); err != nil {
+	for i, s := range tbl.Sets {
+		set := SetObj(nt, s)
+		set.ID = uint32(i + 1) // never google/nftables' global counter: see Apply
+		if err := conn.AddSet(set, nil); err != nil {
 			t.Fatalf("AddSet(%s): %v", s.Name, err)
 		}
 	}

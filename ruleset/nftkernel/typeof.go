@@ -80,14 +80,19 @@ func tokenSetObj(tbl *nftables.Table, s *ruleset.Set) *nftables.Set {
 }
 
 // addSet queues s in n: through AddSet, and for a token set with nft's
-// typeof userdata added to the queued message.
-func addSet(n *nftables.Conn, tbl *nftables.Table, s *ruleset.Set) error {
+// typeof userdata added to the queued message; id is its ID in the batch.
+func addSet(n *nftables.Conn, tbl *nftables.Table, s *ruleset.Set, id uint32) error {
+	obj := SetObj(tbl, s)
+	if s.Typeof != nil {
+		obj = tokenSetObj(tbl, s)
+	}
+	obj.ID = id // never the library's global counter (see planOps)
 	if s.Typeof == nil {
 		// AddSet fails only for constant or interval sets with bad
 		// elements; knockc's sets have neither.
-		return n.AddSet(SetObj(tbl, s), nil)
+		return n.AddSet(obj, nil)
 	}
-	if err := n.AddSet(tokenSetObj(tbl, s), nil); err != nil {
+	if err := n.AddSet(obj, nil); err != nil {
 		return err
 	}
 	return addTypeof(n, s.Name, typeofUserData(*s.Typeof))

@@ -29,7 +29,7 @@ func TestTypeofUserData(t *testing.T) {
 	}
 	tbl := &nftables.Table{Name: "knockc", Family: nftables.TableFamilyINet}
 	f := ruleset.TokenField
-	if err := addSet(n, tbl, &ruleset.Set{Name: "ssh_tok_alice", Typeof: &f, Size: 100}); err != nil {
+	if err := addSet(n, tbl, &ruleset.Set{Name: "ssh_tok_alice", Typeof: &f, Size: 100}, 1); err != nil {
 		t.Fatalf("addSet(token set) = %v", err)
 	}
 	_ = n.Flush()
