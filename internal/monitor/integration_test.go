@@ -275,9 +275,11 @@ func TestIntegrationMonitorReappliesFlushedTable(t *testing.T) {
 		out, _ := e.pair.Server.Exec("nft", "list", "tables")
 		return strings.Contains(out, "table inet knockc")
 	})
-	if !strings.Contains(m.out.String(), "applied it again") {
-		t.Errorf("the monitor did not say it re-applied the table:\n%s", m.out.String())
-	}
+	// The monitor logs once its batch is in, so the table can show before
+	// the line does: wait for the line too.
+	e.waitFor("the monitor to say it re-applied the table", func() bool {
+		return strings.Contains(m.out.String(), "applied it again")
+	})
 	e.wantPort(netns.Refused, "after the table came back, before a knock")
 	e.knock(7000, 8000, 9000)
 	e.login().alive(t, "after a flush")

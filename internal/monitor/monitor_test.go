@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/knockc/knockc/compiler"
@@ -70,7 +71,9 @@ func startMonitor(t *testing.T, spec string, prepare func(h *harness)) *harness 
 	return h
 }
 
-// waitFor polls cond for up to 3 s.
+// waitFor polls cond for up to 3 s. Tests that run in a synctest bubble
+// poll on the bubble's clock: each sleep ends as soon as the monitor's
+// goroutines are idle, so waiting for a 1 s open_for takes no real time.
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
@@ -94,84 +97,98 @@ var (
 )
 
 func TestOpenStartsServiceBeforeGranting(t *testing.T) {
-	h := startMonitor(t, managedSpec("1s"), nil)
-	h.kernel.put("ssh_pending_v4", alice, 30*time.Second)
-	h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
-	h.waitFor("alice granted", func() bool { return h.kernel.has("ssh_grant_v4", alice) })
-	if h.kernel.has("ssh_pending_v4", alice) {
-		t.Errorf("alice still pending after her grant")
-	}
-	calls := h.callLog()
-	if len(calls) < 2 || calls[0] != "start" || calls[1] != "move 198.18.1.2 to ssh_grant_v4" {
-		t.Fatalf("calls = %v, want the service started before the grant", calls)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		h := startMonitor(t, managedSpec("1s"), nil)
+		h.kernel.put("ssh_pending_v4", alice, 30*time.Second)
+		h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
+		h.waitFor("alice granted", func() bool { return h.kernel.has("ssh_grant_v4", alice) })
+		if h.kernel.has("ssh_pending_v4", alice) {
+			t.Errorf("alice still pending after her grant")
+		}
+		calls := h.callLog()
+		if len(calls) < 2 || calls[0] != "start" || calls[1] != "move 198.18.1.2 to ssh_grant_v4" {
+			t.Fatalf("calls = %v, want the service started before the grant", calls)
+		}
+	})
 }
 
 func TestCloseStopsServiceWithTheLastGrant(t *testing.T) {
-	h := startMonitor(t, managedSpec("1m"), nil)
-	for _, a := range []netip.Addr{alice, bob} {
-		h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: a, At: time.Now()}
-	}
-	h.waitFor("both granted", func() bool {
-		return h.kernel.has("ssh_grant_v4", alice) && h.kernel.has("ssh_grant_v6", bob)
+	synctest.Test(t, func(t *testing.T) {
+		h := startMonitor(t, managedSpec("1m"), nil)
+		for _, a := range []netip.Addr{alice, bob} {
+			h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: a, At: time.Now()}
+		}
+		h.waitFor("both granted", func() bool {
+			return h.kernel.has("ssh_grant_v4", alice) && h.kernel.has("ssh_grant_v6", bob)
+		})
+		// The kernel's close rule removes the grant before it logs the event.
+		h.kernel.del("ssh_grant_v4", alice)
+		h.events <- Event{Door: "ssh", Seq: compiler.Close, Addr: alice, At: time.Now()}
+		time.Sleep(300 * time.Millisecond) // a few reconcile rounds
+		if starts, stops, active := h.svc.counts(); starts != 1 || stops != 0 || !active {
+			t.Fatalf("after one of two closes: starts %d stops %d active %v, want 1 0 true", starts, stops, active)
+		}
+		h.kernel.del("ssh_grant_v6", bob)
+		h.events <- Event{Door: "ssh", Seq: compiler.Close, Addr: bob, At: time.Now()}
+		h.waitFor("service stopped", func() bool { _, stops, _ := h.svc.counts(); return stops == 1 })
 	})
-	// The kernel's close rule removes the grant before it logs the event.
-	h.kernel.del("ssh_grant_v4", alice)
-	h.events <- Event{Door: "ssh", Seq: compiler.Close, Addr: alice, At: time.Now()}
-	time.Sleep(300 * time.Millisecond) // a few reconcile rounds
-	if starts, stops, active := h.svc.counts(); starts != 1 || stops != 0 || !active {
-		t.Fatalf("after one of two closes: starts %d stops %d active %v, want 1 0 true", starts, stops, active)
-	}
-	h.kernel.del("ssh_grant_v6", bob)
-	h.events <- Event{Door: "ssh", Seq: compiler.Close, Addr: bob, At: time.Now()}
-	h.waitFor("service stopped", func() bool { _, stops, _ := h.svc.counts(); return stops == 1 })
 }
 
 func TestLastGrantExpiringStopsService(t *testing.T) {
-	h := startMonitor(t, managedSpec("1s"), nil)
-	h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
-	h.waitFor("alice granted", func() bool { return h.kernel.has("ssh_grant_v4", alice) })
-	t0 := time.Now()
-	h.waitFor("service stopped after open_for", func() bool { _, stops, _ := h.svc.counts(); return stops == 1 })
-	if waited := time.Since(t0); waited < 700*time.Millisecond {
-		t.Fatalf("service stopped %v after the grant, want about open_for (1s)", waited)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		h := startMonitor(t, managedSpec("1s"), nil)
+		h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
+		h.waitFor("alice granted", func() bool { return h.kernel.has("ssh_grant_v4", alice) })
+		t0 := time.Now()
+		h.waitFor("service stopped after open_for", func() bool { _, stops, _ := h.svc.counts(); return stops == 1 })
+		if waited := time.Since(t0); waited < 700*time.Millisecond {
+			t.Fatalf("service stopped %v after the grant, want about open_for (1s)", waited)
+		}
+	})
 }
 
 func TestReconcileServesPendingWhoseEventWasLost(t *testing.T) {
-	h := startMonitor(t, managedSpec("1s"), func(h *harness) {
-		h.kernel.put("ssh_pending_v6", bob, 30*time.Second) // knocked while the monitor was down
+	synctest.Test(t, func(t *testing.T) {
+		h := startMonitor(t, managedSpec("1s"), func(h *harness) {
+			h.kernel.put("ssh_pending_v6", bob, 30*time.Second) // knocked while the monitor was down
+		})
+		h.waitFor("bob granted without an event", func() bool { return h.kernel.has("ssh_grant_v6", bob) })
+		if starts, _, _ := h.svc.counts(); starts != 1 {
+			t.Fatalf("service starts = %d, want 1", starts)
+		}
 	})
-	h.waitFor("bob granted without an event", func() bool { return h.kernel.has("ssh_grant_v6", bob) })
-	if starts, _, _ := h.svc.counts(); starts != 1 {
-		t.Fatalf("service starts = %d, want 1", starts)
-	}
 }
 
 func TestReconcileStartsServiceForOrphanGrant(t *testing.T) {
-	h := startMonitor(t, managedSpec("1m"), func(h *harness) {
-		h.kernel.put("ssh_grant_v4", alice, time.Minute) // granted, but the service died
+	synctest.Test(t, func(t *testing.T) {
+		h := startMonitor(t, managedSpec("1m"), func(h *harness) {
+			h.kernel.put("ssh_grant_v4", alice, time.Minute) // granted, but the service died
+		})
+		h.waitFor("service started for alice's grant", func() bool { _, _, active := h.svc.counts(); return active })
 	})
-	h.waitFor("service started for alice's grant", func() bool { _, _, active := h.svc.counts(); return active })
 }
 
 func TestReconcileStopsIdleService(t *testing.T) {
-	h := startMonitor(t, managedSpec("1s"), func(h *harness) {
-		h.svc.active = true // left running by an earlier monitor, no grant left
+	synctest.Test(t, func(t *testing.T) {
+		h := startMonitor(t, managedSpec("1s"), func(h *harness) {
+			h.svc.active = true // left running by an earlier monitor, no grant left
+		})
+		h.waitFor("idle service stopped", func() bool { _, stops, _ := h.svc.counts(); return stops == 1 })
 	})
-	h.waitFor("idle service stopped", func() bool { _, stops, _ := h.svc.counts(); return stops == 1 })
 }
 
 func TestFailedStartLeavesKnockerPendingUntilItWorks(t *testing.T) {
-	h := startMonitor(t, managedSpec("1s"), func(h *harness) { h.svc.failStart(errNoStart) })
-	h.kernel.put("ssh_pending_v4", alice, 30*time.Second)
-	h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
-	time.Sleep(300 * time.Millisecond)
-	if h.kernel.has("ssh_grant_v4", alice) || !h.kernel.has("ssh_pending_v4", alice) {
-		t.Fatalf("with the service failing: granted %v pending %v, want pending only", h.kernel.has("ssh_grant_v4", alice), h.kernel.has("ssh_pending_v4", alice))
-	}
-	h.svc.failStart(nil)
-	h.waitFor("alice granted once the service starts", func() bool { return h.kernel.has("ssh_grant_v4", alice) })
+	synctest.Test(t, func(t *testing.T) {
+		h := startMonitor(t, managedSpec("1s"), func(h *harness) { h.svc.failStart(errNoStart) })
+		h.kernel.put("ssh_pending_v4", alice, 30*time.Second)
+		h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
+		time.Sleep(300 * time.Millisecond)
+		if h.kernel.has("ssh_grant_v4", alice) || !h.kernel.has("ssh_pending_v4", alice) {
+			t.Fatalf("with the service failing: granted %v pending %v, want pending only", h.kernel.has("ssh_grant_v4", alice), h.kernel.has("ssh_pending_v4", alice))
+		}
+		h.svc.failStart(nil)
+		h.waitFor("alice granted once the service starts", func() bool { return h.kernel.has("ssh_grant_v4", alice) })
+	})
 }
 
 func TestHooksGetTheEventInTheirEnvironment(t *testing.T) {
@@ -208,61 +225,69 @@ func heldSYN(id uint32, from netip.Addr) nftkernel.HeldPacket {
 // A pending knocker's SYN waits in the queue and goes on once the grant is
 // in place, not before; a granted source's packet goes on at once.
 func TestHeldPacketReleasedOnGrant(t *testing.T) {
-	h := startMonitor(t, managedSpec("1m"), func(h *harness) { h.svc.failStart(errNoStart) })
-	h.kernel.put("ssh_pending_v4", alice, 30*time.Second)
-	h.held <- heldSYN(1, alice)
-	h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
-	time.Sleep(200 * time.Millisecond)
-	if v := h.verd.of(1); v != "" {
-		t.Fatalf("held SYN got %q while the service could not start, want it still held", v)
-	}
-	h.svc.failStart(nil)
-	h.waitFor("the held SYN released after the grant", func() bool { return h.verd.of(1) == "accept" })
-	if !h.kernel.has("ssh_grant_v4", alice) {
-		t.Fatal("held SYN released before alice's grant")
-	}
-	h.held <- heldSYN(2, alice)
-	h.waitFor("a granted source's packet let go at once", func() bool { return h.verd.of(2) == "accept" })
+	synctest.Test(t, func(t *testing.T) {
+		h := startMonitor(t, managedSpec("1m"), func(h *harness) { h.svc.failStart(errNoStart) })
+		h.kernel.put("ssh_pending_v4", alice, 30*time.Second)
+		h.held <- heldSYN(1, alice)
+		h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
+		time.Sleep(200 * time.Millisecond)
+		if v := h.verd.of(1); v != "" {
+			t.Fatalf("held SYN got %q while the service could not start, want it still held", v)
+		}
+		h.svc.failStart(nil)
+		h.waitFor("the held SYN released after the grant", func() bool { return h.verd.of(1) == "accept" })
+		if !h.kernel.has("ssh_grant_v4", alice) {
+			t.Fatal("held SYN released before alice's grant")
+		}
+		h.held <- heldSYN(2, alice)
+		h.waitFor("a granted source's packet let go at once", func() bool { return h.verd.of(2) == "accept" })
+	})
 }
 
 // A packet held past start_timeout is answered like a closed port: the
 // source leaves pending and the packet meets the gate again.
 func TestHeldPacketExpires(t *testing.T) {
-	spec := managedSpec("1m") + "start_timeout = \"1s\"\n"
-	h := startMonitor(t, spec, func(h *harness) { h.svc.failStart(errNoStart) })
-	h.kernel.put("ssh_pending_v6", bob, 30*time.Second)
-	h.held <- heldSYN(7, bob)
-	t0 := time.Now()
-	h.waitFor("the held SYN sent back through the hook", func() bool { return h.verd.of(7) == "repeat" })
-	if d := time.Since(t0); d < 900*time.Millisecond {
-		t.Fatalf("held SYN let go after %v, want start_timeout (1s)", d)
-	}
-	if h.kernel.has("ssh_pending_v6", bob) {
-		t.Fatal("bob still pending after his held SYN expired: the repeat would queue it again")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		spec := managedSpec("1m") + "start_timeout = \"1s\"\n"
+		h := startMonitor(t, spec, func(h *harness) { h.svc.failStart(errNoStart) })
+		h.kernel.put("ssh_pending_v6", bob, 30*time.Second)
+		h.held <- heldSYN(7, bob)
+		t0 := time.Now()
+		h.waitFor("the held SYN sent back through the hook", func() bool { return h.verd.of(7) == "repeat" })
+		if d := time.Since(t0); d < 900*time.Millisecond {
+			t.Fatalf("held SYN let go after %v, want start_timeout (1s)", d)
+		}
+		if h.kernel.has("ssh_pending_v6", bob) {
+			t.Fatal("bob still pending after his held SYN expired: the repeat would queue it again")
+		}
+	})
 }
 
 // A packet to a port no door protects is dropped, not held.
 func TestHeldPacketForUnknownPortDropped(t *testing.T) {
-	h := startMonitor(t, managedSpec("1m"), nil)
-	hp := heldSYN(9, alice)
-	hp.Port = 2222
-	h.held <- hp
-	h.waitFor("the stray packet dropped", func() bool { return h.verd.of(9) == "drop" })
+	synctest.Test(t, func(t *testing.T) {
+		h := startMonitor(t, managedSpec("1m"), nil)
+		hp := heldSYN(9, alice)
+		hp.Port = 2222
+		h.held <- hp
+		h.waitFor("the stray packet dropped", func() bool { return h.verd.of(9) == "drop" })
+	})
 }
 
 // With stop_when_idle = false the service stays up once started, whatever
 // the grants do.
 func TestServiceKeptWhenConfigured(t *testing.T) {
-	h := startMonitor(t, managedSpec("1s")+"stop_when_idle = false\n", func(h *harness) {
-		h.svc.active = true // running, no grant: would be stopped by default
+	synctest.Test(t, func(t *testing.T) {
+		h := startMonitor(t, managedSpec("1s")+"stop_when_idle = false\n", func(h *harness) {
+			h.svc.active = true // running, no grant: would be stopped by default
+		})
+		h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
+		h.waitFor("alice granted", func() bool { return h.kernel.has("ssh_grant_v4", alice) })
+		time.Sleep(1500 * time.Millisecond) // the grant (1s) ends; reconcile runs every 100ms
+		if _, stops, active := h.svc.counts(); stops != 0 || !active {
+			t.Fatalf("stop_when_idle = false: stops %d active %v, want the service left running", stops, active)
+		}
 	})
-	h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
-	h.waitFor("alice granted", func() bool { return h.kernel.has("ssh_grant_v4", alice) })
-	time.Sleep(1500 * time.Millisecond) // the grant (1s) ends; reconcile runs every 100ms
-	if _, stops, active := h.svc.counts(); stops != 0 || !active {
-		t.Fatalf("stop_when_idle = false: stops %d active %v, want the service left running", stops, active)
-	}
 }
 
 // countingVerdicts is a Verdicts that reports drop counts.
@@ -278,33 +303,35 @@ func (v *countingVerdicts) Drops() nftkernel.QueueDrops {
 // The queue is bounded: when held packets are dropped for a full queue,
 // the monitor says so, once per change.
 func TestQueueDropsAreReported(t *testing.T) {
-	s, err := compiler.Parse("test.toml", []byte(managedSpec("1m")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs testenv.Buffer
-	verd := &countingVerdicts{}
-	var calls []string
-	m, err := New(Config{Spec: s, Kernel: newFakeKernel(&calls), Services: map[string]Service{"ssh": &fakeService{log: &calls}},
-		Verdicts: verd, Reconcile: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- m.Run(ctx, nil, nil, nil) }()
-	verd.drops.Store(3)
-	deadline := time.Now().Add(2 * time.Second)
-	for !strings.Contains(logs.String(), "held packets dropped for a full queue") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no warning about dropped held packets; log:\n%s", logs.String())
+	synctest.Test(t, func(t *testing.T) {
+		s, err := compiler.Parse("test.toml", []byte(managedSpec("1m")))
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond) // more ticks, no new drops
-	cancel()
-	<-done
-	if n := strings.Count(logs.String(), "held packets dropped"); n != 1 || !strings.Contains(logs.String(), "kernel=3") {
-		t.Fatalf("warnings about drops = %d (log:\n%s), want one, with kernel=3", n, logs.String())
-	}
+		var logs testenv.Buffer
+		verd := &countingVerdicts{}
+		var calls []string
+		m, err := New(Config{Spec: s, Kernel: newFakeKernel(&calls), Services: map[string]Service{"ssh": &fakeService{log: &calls}},
+			Verdicts: verd, Reconcile: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- m.Run(ctx, nil, nil, nil) }()
+		verd.drops.Store(3)
+		deadline := time.Now().Add(2 * time.Second)
+		for !strings.Contains(logs.String(), "held packets dropped for a full queue") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no warning about dropped held packets; log:\n%s", logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond) // more ticks, no new drops
+		cancel()
+		<-done
+		if n := strings.Count(logs.String(), "held packets dropped"); n != 1 || !strings.Contains(logs.String(), "kernel=3") {
+			t.Fatalf("warnings about drops = %d (log:\n%s), want one, with kernel=3", n, logs.String())
+		}
+	})
 }
