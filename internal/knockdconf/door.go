@@ -241,16 +241,6 @@ func (d *doorOut) has(key string) bool {
 	return false
 }
 
-// commandOf returns the section's start command as written.
-func commandOf(e *event) string {
-	for _, c := range []*directive{e.Start, e.Start6} {
-		if c != nil && c.Value != "" {
-			return c.Value
-		}
-	}
-	return "(none)"
-}
-
 // openFor writes open_for: the firewall's own timeout (firewall-cmd
 // --timeout, an nft element's timeout), knockd's cmd_timeout when
 // stop_command undoes start_command, else knockc's default with a note.
@@ -272,12 +262,11 @@ func (d *doorOut) openFor(e *event, w *warner) {
 				secs, why = e.CmdTimeout, "knockd's cmd_timeout, after which stop_command ran"
 			}
 		default:
-			line := e.Line
+			written := e.Stop6
 			if e.Stop != nil {
-				line = e.Stop.Line
-			} else {
-				line = e.Stop6.Line
+				written = e.Stop
 			}
+			line := written.Line
 			w.add(line, "[%s] stop_command %q does not undo start_command: knockc ends a grant by itself after open_for; to run the command as well, put it in a script named in on_close = [\"/path/to/script\"] of door %q", e.Name, commandOfStop(e), d.name)
 		}
 	}

@@ -17,10 +17,6 @@ type simple struct {
 	Problem string
 }
 
-// shell operators that separate simple commands. knockd hands its command
-// to /bin/sh -c, so "a && b" and "a; b" run a and then b.
-var listOps = []string{"&&", "||", ";", "&"}
-
 // splitList breaks a command line into its simple commands: they are
 // separated by &&, ||, ; or &, and a # that starts a word starts a
 // comment running to the end of the line. Quotes ('…', "…") and
