@@ -200,7 +200,6 @@ func TestTakeState(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[Token]bool{}
-	var pairs []Pair
 	for i := 0; i < 20; i++ {
 		tok, p, err := Take(state, k, now.Add(time.Duration(i)*3*time.Second))
 		if err != nil {
@@ -210,7 +209,6 @@ func TestTakeState(t *testing.T) {
 			t.Fatalf("Take %d: token %v sent twice", i, p)
 		}
 		seen[tok] = true
-		pairs = append(pairs, p)
 	}
 	// Losing the state file costs no attempt: the next token is new.
 	if err := os.Remove(state); err != nil {
