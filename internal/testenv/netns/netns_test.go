@@ -169,7 +169,10 @@ func TestDo(t *testing.T) {
 	t.Parallel()
 	n := New(t, "do")
 	want := inode(t, n.Path())
-	host := inode(t, "/proc/self/ns/net")
+	// This goroutine's thread, not /proc/self (the main thread's): the
+	// main thread may be running another test's Do at this moment, and
+	// a thread is only ever in another namespace while locked to a Do.
+	host := inode(t, "/proc/thread-self/ns/net")
 	if want == host {
 		t.Fatal("new namespace has the host's inode")
 	}
