@@ -67,7 +67,7 @@ func TestBashCompletion(t *testing.T) {
 		{[]string{"knockc", "plan", "--d"}, "--detailed-exitcode"},
 		{[]string{"knockc", "demo", "--"}, "--help"},
 		{[]string{"knockc", "apply", ""}, "knock.toml"},
-		{[]string{"knockc", "monitor", "--log-format", "j"}, "json"},
+		{[]string{"knockc", "monitor", "--log-format", "j"}, "json journal"},
 		{[]string{"knockc", "plan", "knock.toml", "--j"}, "--json"},
 	} {
 		got := complete(t, dir, tc.words...)

@@ -81,7 +81,7 @@ var argKinds = map[string]string{
 
 // flagValues are the completions of flags that take one of a few words.
 var flagValues = map[string]string{
-	"log-format": "text json",
+	"log-format": "auto text json journal",
 	"log-level":  "debug info warn error",
 }
 

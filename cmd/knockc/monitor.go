@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
 	"os/signal"
 	"syscall"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/logging"
 	"github.com/knockc/knockc/internal/monitor"
 	"github.com/knockc/knockc/internal/service"
 	"github.com/knockc/knockc/ruleset"
@@ -26,7 +25,7 @@ func monitorCommand() *cli.Command {
 		Usage:     "run the daemon that starts and stops managed services and grants knockers (run it in the host's network namespace, e.g. under systemd)",
 		ArgsUsage: "FILE",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "auto (journal when stderr is the journal, else text), text, json or journal (native entries: PRIORITY per level, KNOCKC_DOOR, KNOCKC_ADDR, KNOCKC_EVENT… fields)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.DurationFlag{Name: "reconcile", Value: 2 * time.Second, Usage: "how often to read the pending and grant sets back from the kernel"},
 			&cli.BoolFlag{Name: "apply", Usage: "apply the spec at start, and again whenever knockc's table is gone (e.g. after nft flush ruleset)"},
@@ -36,7 +35,7 @@ func monitorCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			log, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+			log, err := logging.New(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
 			if err != nil {
 				return cli.Exit(err.Error(), 1)
 			}
@@ -137,20 +136,4 @@ func doorService(d *compiler.Door) monitor.Service {
 		return service.Command(d.StartCommand, d.StopCommand, service.WithReadyPorts(ports...))
 	}
 	return nil
-}
-
-// newLogger returns a slog logger writing text or JSON to w.
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("log format %q: want text or json", format)
 }

@@ -27,6 +27,13 @@ type door struct {
 	grants map[netip.Addr]time.Time // granted sources and when their grant ends
 	holds  map[netip.Addr][]hold    // packets of pending sources, held in NFQUEUE
 	up     *bool                    // whether the service runs; nil: not known yet
+
+	// startErr is the last service start failure logged at error level;
+	// the same failure again (each reconcile retries) goes to debug, so a
+	// knocker stuck on a broken unit makes one error line, not one per
+	// reconcile. startFails counts the attempts since.
+	startErr   string
+	startFails int
 }
 
 // hold is one packet held in the kernel's queue and when to give up on it.
@@ -105,7 +112,7 @@ func (d *door) handle(ctx context.Context, ev Event) {
 		d.open(ctx, ev.Addr, ev.At, "knock")
 	case compiler.Close:
 		delete(d.grants, ev.Addr)
-		d.log.Info("door closed by knock", "addr", ev.Addr)
+		d.log.Info("door closed by knock", "event", "close", "addr", ev.Addr)
 		d.hook(d.spec.OnClose, "close", ev.Addr)
 		d.stopIfIdle(ctx)
 	}
@@ -122,16 +129,16 @@ func (d *door) open(ctx context.Context, addr netip.Addr, at time.Time, why stri
 		}
 		err := d.m.cfg.Kernel.Move(d.table, compiler.PendingSet(d.spec.Name, f), compiler.GrantSet(d.spec.Name, f), addr, d.spec.OpenFor)
 		if err != nil {
-			d.log.Error("grant failed", "addr", addr, "err", err)
+			d.log.Error("grant failed", "event", "grant_fail", "addr", addr, "err", err)
 			return
 		}
 		latency := time.Since(at)
 		if d.m.cfg.Granted != nil {
 			d.m.cfg.Granted(d.spec.Name, addr, latency)
 		}
-		d.log.Info("door opened", "addr", addr, "by", why, "open_for", d.spec.OpenFor, "latency", latency)
+		d.log.Info("door opened", "event", "open", "addr", addr, "by", why, "open_for", d.spec.OpenFor, "latency", latency)
 	} else {
-		d.log.Info("door opened", "addr", addr, "by", why, "open_for", d.spec.OpenFor)
+		d.log.Info("door opened", "event", "open", "addr", addr, "by", why, "open_for", d.spec.OpenFor)
 	}
 	d.grants[addr] = time.Now().Add(d.spec.OpenFor)
 	d.release(addr)
@@ -147,7 +154,7 @@ func (d *door) hold(hp nftkernel.HeldPacket) {
 		return
 	}
 	if len(d.holds[addr]) >= maxHeldPerSource {
-		d.log.Warn("too many packets held for one source: dropped, its client will resend", "addr", addr)
+		d.log.Warn("too many packets held for one source: dropped, its client will resend", "event", "hold_drop", "addr", addr)
 		d.m.verdict("drop", hp.ID, d.m.cfg.Verdicts.Drop(hp.ID))
 		return
 	}
@@ -164,7 +171,7 @@ func (d *door) release(addr netip.Addr) {
 	for _, h := range hs {
 		d.m.verdict("accept", h.id, d.m.cfg.Verdicts.Accept(h.id))
 	}
-	d.log.Info("held packets released", "addr", addr, "packets", len(hs))
+	d.log.Info("held packets released", "event", "release", "addr", addr, "packets", len(hs))
 }
 
 // expireHolds answers packets held past the door's start_timeout like a
@@ -189,7 +196,7 @@ func (d *door) expireHolds() {
 			d.m.verdict("repeat", h.id, d.m.cfg.Verdicts.Repeat(h.id))
 		}
 		if expired > 0 {
-			d.log.Warn("service not up in time: held packets answered like a closed port", "addr", addr, "packets", expired, "start_timeout", d.spec.StartTimeout)
+			d.log.Warn("service not up in time: held packets answered like a closed port", "event", "hold_expire", "addr", addr, "packets", expired, "start_timeout", d.spec.StartTimeout)
 		}
 		if len(keep) == 0 {
 			delete(d.holds, addr)
@@ -209,12 +216,23 @@ func (d *door) ensureUp(ctx context.Context) bool {
 	defer cancel()
 	t0 := time.Now()
 	if err := d.svc.Start(sctx); err != nil {
-		d.log.Error("service did not start", "service", d.svc.String(), "err", err)
 		d.up = nil // unknown: ask again next time
+		d.startFails++
+		if msg := err.Error(); msg != d.startErr {
+			d.startErr = msg
+			d.log.Error("service did not start: knockers stay pending and it is retried at each reconcile", "event", "service_fail", "service", d.svc.String(), "err", err)
+		} else {
+			d.log.Debug("service still not starting", "event", "service_fail", "service", d.svc.String(), "attempts", d.startFails, "err", err)
+		}
 		return false
 	}
 	d.setUp(true)
-	d.log.Info("service started", "service", d.svc.String(), "took", time.Since(t0))
+	if d.startErr != "" {
+		d.log.Info("service started", "event", "service_start", "service", d.svc.String(), "took", time.Since(t0), "after_failed_attempts", d.startFails)
+	} else {
+		d.log.Info("service started", "event", "service_start", "service", d.svc.String(), "took", time.Since(t0))
+	}
+	d.startErr, d.startFails = "", 0
 	return true
 }
 
@@ -242,12 +260,12 @@ func (d *door) stop(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(ctx, d.spec.StartTimeout)
 	defer cancel()
 	if err := d.svc.Stop(sctx); err != nil {
-		d.log.Error("service did not stop", "service", d.svc.String(), "err", err)
+		d.log.Error("service did not stop", "event", "service_fail", "service", d.svc.String(), "err", err)
 		d.up = nil
 		return
 	}
 	d.setUp(false)
-	d.log.Info("service stopped: no grant left", "service", d.svc.String())
+	d.log.Info("service stopped: no grant left", "event", "service_stop", "service", d.svc.String())
 }
 
 // reconcile brings the door in line with the kernel's sets: serves pending
@@ -264,14 +282,14 @@ func (d *door) reconcile(ctx context.Context) {
 	for _, e := range grants {
 		seen[e.Addr] = true
 		if _, known := d.grants[e.Addr]; !known {
-			d.log.Info("grant found in the kernel", "addr", e.Addr, "left", e.Expires)
+			d.log.Info("grant found in the kernel", "event", "grant_found", "addr", e.Addr, "left", e.Expires)
 		}
 		d.grants[e.Addr] = now.Add(e.Expires)
 	}
 	for addr := range d.grants {
 		if !seen[addr] {
 			delete(d.grants, addr)
-			d.log.Info("grant ended", "addr", addr)
+			d.log.Info("grant ended", "event", "expire", "addr", addr)
 			d.hook(d.spec.OnClose, "expire", addr)
 		}
 	}

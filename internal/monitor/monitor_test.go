@@ -29,6 +29,7 @@ type harness struct {
 	held   chan nftkernel.HeldPacket
 	lost   chan struct{}
 	calls  []string
+	logger *slog.Logger // nil: discard
 }
 
 // managedSpec is a door whose service the monitor manages.
@@ -55,7 +56,7 @@ func startMonitor(t *testing.T, spec string, prepare func(h *harness)) *harness 
 	if prepare != nil {
 		prepare(h)
 	}
-	m, err := New(Config{Spec: s, Kernel: h.kernel, Services: map[string]Service{"ssh": h.svc}, Verdicts: h.verd, Reconcile: 100 * time.Millisecond})
+	m, err := New(Config{Spec: s, Kernel: h.kernel, Services: map[string]Service{"ssh": h.svc}, Verdicts: h.verd, Reconcile: 100 * time.Millisecond, Logger: h.logger})
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
