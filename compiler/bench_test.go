@@ -9,8 +9,8 @@ import (
 	"github.com/knockc/knockc/ruleset"
 )
 
-// benchDoors are the door counts every benchmark runs at; DESIGN.md §7
-// wants cost linear in doors.
+// benchDoors are the door counts every benchmark runs at; the targets of
+// docs/design.md want cost linear in doors.
 var benchDoors = []int{1, 10, 100, 1000}
 
 // countRules returns how many rules t holds in all its chains.

@@ -41,7 +41,7 @@ func windowNeeded(d *Door, n int) bool {
 // sequence builds the chain and sets of a door's open or close sequence,
 // or returns nil when the door has no such sequence. Rules run last step
 // first and every advance ends in return, so one packet moves a source at
-// most one step; see DESIGN.md §2.
+// most one step; see docs/design.md, "The ruleset".
 func (c *doorCompiler) sequence(s Seq) *ruleset.Chain {
 	d := c.door
 	steps := d.Sequence

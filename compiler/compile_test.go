@@ -412,7 +412,7 @@ func TestLogPrefixRoundTrip(t *testing.T) {
 }
 
 // TestCompileDoorsChainOrder: the doors chain jumps to every sequence chain
-// first and only then to the gates (DESIGN.md §2), so a packet to one door's
+// first and only then to the gates (docs/design.md, "The ruleset"), so a packet to one door's
 // protected port still resets a half-done strict sequence of every door.
 func TestCompileDoorsChainOrder(t *testing.T) {
 	table := mustCompile(t, "[door.a]\nsequence = [\"6000\"]\nprotect = [\"22\"]\n[door.b]\nsequence = [\"7000\", \"8000\"]\nclose_sequence = [\"8000\", \"7000\"]\nprotect = [\"23\"]\n")
@@ -637,7 +637,8 @@ func TestSimTimeouts(t *testing.T) {
 }
 
 // TestSimScan: a sequential scan over the knock ports opens a non-strict
-// door but never a strict one (DESIGN.md §7: knockd's door opens here).
+// door but never a strict one (docs/design.md, "Targets": knockd's door
+// opens here).
 func TestSimScan(t *testing.T) {
 	for _, tt := range []struct {
 		strict bool
@@ -744,8 +745,8 @@ func TestSimManaged(t *testing.T) {
 }
 
 // TestSimStrictAcrossDoors: a strict door's half-done sequence is reset by
-// a probe of any gated port, including another door's (DESIGN.md §2: the
-// sequence chains all run before the gates).
+// a probe of any gated port, including another door's (docs/design.md,
+// "The ruleset": the sequence chains all run before the gates).
 func TestSimStrictAcrossDoors(t *testing.T) {
 	tab := mustCompile(t, "[door.a]\nsequence = [\"6000\"]\nprotect = [\"22\"]\n[door.b]\nsequence = [\"7000\", \"8000\", \"9000\"]\nprotect = [\"23\"]\n")
 	s := newSim(t, tab)

@@ -9,7 +9,7 @@ import (
 )
 
 // TestDepsArePure: the compiler never reaches the kernel, so `knockc check`
-// and `knockc render` need no root and no netlink (STYLE.md, For knockc 2).
+// and `knockc render` need no root and no netlink (docs/design.md, "One way through").
 // Importing anything of google/nftables, even its expr package, would pull
 // in mdlayher/netlink; this fails as soon as something does.
 func TestDepsArePure(t *testing.T) {

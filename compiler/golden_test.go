@@ -46,7 +46,7 @@ func compileExample(t testing.TB, name string, data []byte) *ruleset.Table {
 
 // TestGolden renders every example and compares it with its golden file,
 // testdata/NAME.nft; `go test ./compiler -update` rewrites them. The goldens
-// were read against DESIGN.md §2 when written, and checked by hand to be
+// were read against docs/design.md ("The ruleset") when written, and checked by hand to be
 // exactly what `nft list table` prints after `nft -f` of them.
 func TestGolden(t *testing.T) {
 	specs := exampleSpecs(t)

@@ -27,7 +27,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(float64(len(s))*p/100))]
 }
 
-// BenchmarkHeldSYN is issue 7's measure: knock, then ONE plain connect
+// BenchmarkHeldSYN measures held packets (docs/design.md): knock, then ONE plain connect
 // (no userspace retries) to a managed door whose sshd starts on the knock,
 // for 20 rounds, with pending = "hold" beside pending = "drop". Run it with
 // -benchtime=1x; it reports p50/p95 of the connect time in ms.

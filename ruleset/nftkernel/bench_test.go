@@ -20,8 +20,8 @@ import (
 	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 
-// benchDoors are the door counts of the control-plane benchmarks. DESIGN.md
-// §7: apply of 100 doors ≤ 50 ms and no slower than `nft -f` of the same
+// benchDoors are the door counts of the control-plane benchmarks. The
+// targets of docs/design.md: apply of 100 doors ≤ 50 ms and no slower than `nft -f` of the same
 // rules, plan of 100 doors ≤ 30 ms, cost linear in doors. Their doors
 // declare specgen.SmallSets, so what is timed is knockc and nf_tables, not
 // the kernel allocating hash buckets for big sets (see

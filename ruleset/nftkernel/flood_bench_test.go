@@ -16,7 +16,7 @@ import (
 	"github.com/knockc/knockc/ruleset"
 )
 
-// BenchmarkFloodLegitKnocks is DESIGN.md §7's flood target: while a third
+// BenchmarkFloodLegitKnocks is the flood target of docs/design.md: while a third
 // namespace floods the knock ports with spoofed SYNs (20k/s for 10 s), a
 // real client knocks the classic door again and again; it reports the share
 // of its knocks that opened the door and the most elements any step set

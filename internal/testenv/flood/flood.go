@@ -1,5 +1,5 @@
 // Package flood sends spoofed TCP SYN floods for knockc's benchmarks: the
-// partial knocks of DESIGN.md §7, from random source addresses, at a fixed
+// partial knocks of the flood target in docs/design.md, from random source addresses, at a fixed
 // rate, from inside a test network namespace. It is never used outside
 // benchmarks and tests, and only towards addresses inside those namespaces.
 package flood

@@ -3,7 +3,7 @@
 // dbus-daemon system bus, so that tests drive units over D-Bus exactly as
 // on a server, although PID 1 of the test machine is not systemd.
 //
-// It ports shared/recipes/systemd-netns.sh: a host cgroup (v2) becomes the
+// How it boots (docs/design.md, "Facts the code relies on"): a host cgroup (v2) becomes the
 // namespace's cgroup root; PID 1 mounts a private /run, /dev and cgroup2
 // tree, makes /sys and /proc/sys read-only, installs the test's unit files
 // in /run/systemd/system and execs systemd in container mode with a
