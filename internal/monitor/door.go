@@ -109,11 +109,11 @@ func (d *door) resetExpiry(t *time.Timer) {
 func (d *door) handle(ctx context.Context, ev Event) {
 	switch ev.Seq {
 	case compiler.Open:
-		d.open(ctx, ev.Addr, ev.At, "knock")
+		d.open(ctx, ev.Addr, ev.At, "knock", ev.Key)
 	case compiler.Close:
 		delete(d.grants, ev.Addr)
 		d.log.Info("door closed by knock", "event", "close", "addr", ev.Addr)
-		d.hook(d.spec.OnClose, "close", ev.Addr)
+		d.hook(d.spec.OnClose, "close", ev.Addr, "")
 		d.stopIfIdle(ctx)
 	}
 }
@@ -121,7 +121,7 @@ func (d *door) handle(ctx context.Context, ev Event) {
 // open grants addr: for a managed door it starts the service first and
 // moves addr from pending to granted; for an unmanaged door the kernel has
 // granted already and only the hook is left.
-func (d *door) open(ctx context.Context, addr netip.Addr, at time.Time, why string) {
+func (d *door) open(ctx context.Context, addr netip.Addr, at time.Time, why, key string) {
 	f := ruleset.FamilyOf(addr)
 	if d.svc != nil {
 		if !d.ensureUp(ctx) {
@@ -136,13 +136,13 @@ func (d *door) open(ctx context.Context, addr netip.Addr, at time.Time, why stri
 		if d.m.cfg.Granted != nil {
 			d.m.cfg.Granted(d.spec.Name, addr, latency)
 		}
-		d.log.Info("door opened", "event", "open", "addr", addr, "by", why, "open_for", d.spec.OpenFor, "latency", latency)
+		d.log.Info("door opened", "event", "open", "addr", addr, "by", why, "key", key, "open_for", d.spec.OpenFor, "latency", latency)
 	} else {
-		d.log.Info("door opened", "event", "open", "addr", addr, "by", why, "open_for", d.spec.OpenFor)
+		d.log.Info("door opened", "event", "open", "addr", addr, "by", why, "key", key, "open_for", d.spec.OpenFor)
 	}
 	d.grants[addr] = time.Now().Add(d.spec.OpenFor)
 	d.release(addr)
-	d.hook(d.spec.OnOpen, "open", addr)
+	d.hook(d.spec.OnOpen, "open", addr, key)
 }
 
 // hold keeps a pending source's packet until its grant is in place, or
@@ -290,7 +290,7 @@ func (d *door) reconcile(ctx context.Context) {
 		if !seen[addr] {
 			delete(d.grants, addr)
 			d.log.Info("grant ended", "event", "expire", "addr", addr)
-			d.hook(d.spec.OnClose, "expire", addr)
+			d.hook(d.spec.OnClose, "expire", addr, "")
 		}
 	}
 	for addr := range d.holds {
@@ -314,7 +314,7 @@ func (d *door) reconcile(ctx context.Context) {
 		return
 	}
 	for _, e := range pending {
-		d.open(ctx, e.Addr, now, "reconcile")
+		d.open(ctx, e.Addr, now, "reconcile", "")
 	}
 	switch {
 	case len(d.grants) > 0:

@@ -24,12 +24,18 @@ func Events(ctx context.Context, in <-chan nftkernel.LogEvent, log *slog.Logger)
 					return
 				}
 				door, seq, ok := compiler.ParseLogPrefix(le.Prefix)
+				key := ""
+				if !ok {
+					if door, key, ok = compiler.ParseTokenLogPrefix(le.Prefix); ok {
+						seq = compiler.Open
+					}
+				}
 				if !ok {
 					log.Debug("nflog event that is not knockc's", "prefix", le.Prefix)
 					continue
 				}
 				select {
-				case out <- Event{Door: door, Seq: seq, Addr: le.Addr.Unmap(), At: le.At}:
+				case out <- Event{Door: door, Seq: seq, Key: key, Addr: le.Addr.Unmap(), At: le.At}:
 				case <-ctx.Done():
 					return
 				}

@@ -13,8 +13,9 @@ import (
 // hook runs a door's on_open/on_close argv in the background, without a
 // shell, bounded by the hook timeout. The door, event, address and family
 // come in the environment (KNOCKC_DOOR, KNOCKC_EVENT, KNOCKC_ADDR,
-// KNOCKC_FAMILY). A failing hook is logged and changes nothing else.
-func (d *door) hook(argv []string, event string, addr netip.Addr) {
+// KNOCKC_FAMILY), and for an open by token the key's name (KNOCKC_KEY). A
+// failing hook is logged and changes nothing else.
+func (d *door) hook(argv []string, event string, addr netip.Addr, key string) {
 	if len(argv) == 0 {
 		return
 	}
@@ -28,6 +29,9 @@ func (d *door) hook(argv []string, event string, addr netip.Addr) {
 			"KNOCKC_ADDR="+addr.String(),
 			"KNOCKC_FAMILY="+ruleset.FamilyOf(addr).String(),
 		)
+		if key != "" {
+			cmd.Env = append(cmd.Env, "KNOCKC_KEY="+key)
+		}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			d.log.Warn("hook failed", "event", event, "addr", addr, "argv", argv, "err", err, "output", strings.TrimSpace(string(out)))

@@ -38,10 +38,11 @@ type Service interface {
 	String() string
 }
 
-// Event is one completed sequence.
+// Event is one completed sequence, or an open by token.
 type Event struct {
 	Door string
 	Seq  compiler.Seq
+	Key  string // the key whose token opened a token door, else empty
 	Addr netip.Addr
 	At   time.Time // when the event reached the monitor
 }
@@ -60,6 +61,10 @@ type Config struct {
 	// Ensure, when set, is called at every reconcile tick to put the table
 	// back if it is gone (knockc monitor --apply); it reports whether it did.
 	Ensure func() (bool, error)
+	// TopUp, when set, installs the token doors' tokens that are due
+	// (internal/topup); it runs at start and every TopUpEvery (default 1m).
+	TopUp      func() error
+	TopUpEvery time.Duration
 	// Granted, when set, is called after each grant with the time from
 	// event to grant: for benchmarks.
 	Granted func(door string, addr netip.Addr, latency time.Duration)
@@ -79,6 +84,9 @@ type Monitor struct {
 func New(cfg Config) (*Monitor, error) {
 	if cfg.Reconcile <= 0 {
 		cfg.Reconcile = 2 * time.Second
+	}
+	if cfg.TopUpEvery <= 0 {
+		cfg.TopUpEvery = time.Minute
 	}
 	if cfg.HookTimeout <= 0 {
 		cfg.HookTimeout = 10 * time.Second
@@ -114,9 +122,12 @@ func (m *Monitor) Run(ctx context.Context, events <-chan Event, held <-chan nftk
 		}()
 	}
 	m.check(ctx)
+	m.topUp()
 	m.reconcileAll()
 	tick := time.NewTicker(m.cfg.Reconcile)
 	defer tick.Stop()
+	topUp := time.NewTicker(m.cfg.TopUpEvery)
+	defer topUp.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -155,7 +166,19 @@ func (m *Monitor) Run(ctx context.Context, events <-chan Event, held <-chan nftk
 			m.ensureTable()
 			m.reconcileAll()
 			m.reportDrops()
+		case <-topUp.C:
+			m.topUp()
 		}
+	}
+}
+
+// topUp installs the tokens that are due, if configured to.
+func (m *Monitor) topUp() {
+	if m.cfg.TopUp == nil {
+		return
+	}
+	if err := m.cfg.TopUp(); err != nil {
+		m.log.Error("cannot top up tokens", "err", err)
 	}
 }
 
