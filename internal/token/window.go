@@ -14,9 +14,11 @@ type Window struct {
 }
 
 // SetSize returns the most elements a key's token set holds at once: every
-// token of the slots alive at one time, and the marker.
+// token of the slots alive at one time, the marker, and two slots more:
+// the kernel counts expired elements until its garbage collection (about
+// once a second) takes them out, and a full set refuses a top-up.
 func (w Window) SetSize() uint32 {
-	slots := (w.Lifetime+w.Ahead+w.Slot-1)/w.Slot + 2
+	slots := (w.Lifetime+w.Ahead+w.Slot-1)/w.Slot + 4
 	return uint32(int64(slots)*int64(w.PerSlot) + 1)
 }
 

@@ -1,0 +1,146 @@
+// Package topup installs the tokens of a spec's token doors in the kernel
+// and reports how long each door keeps working without another top-up. It
+// joins the pure halves (compiler's token doors, the token package's
+// derivation and plan) to the kernel's token sets (nftkernel); apply, plan,
+// status and the monitor all go through it. See docs/tokens.md.
+package topup
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/token"
+	"github.com/knockc/knockc/ruleset/nftkernel"
+)
+
+// Kernel is what a top-up needs of nf_tables; nftkernel.Conn has it.
+type Kernel interface {
+	Generation() (uint32, error)
+	TokenElements(table, set string) ([]nftkernel.TokenElement, error)
+	AddTokens(table string, gen uint32, adds []nftkernel.TokenAdd) error
+}
+
+// Keys are the key files of a spec's token doors, by door and key name
+// (compiler.TokenKeys).
+type Keys map[string]map[string]*token.Key
+
+// Key is one key's tokens in the kernel, after the top-up (or, for a dry
+// run, as they would be).
+type Key struct {
+	Door     string    `json:"door"`
+	Key      string    `json:"key"`
+	Set      string    `json:"set"`
+	Unspent  int       `json:"unspent"`           // tokens in the set now, the marker left out
+	Added    int       `json:"added"`             // tokens this top-up adds
+	Through  time.Time `json:"installed_through"` // end of the last slot installed
+	Works    time.Time `json:"works_until"`       // when a client up to skew fast stops opening, without a top-up
+	Memory   uint64    `json:"kernel_bytes"`      // what the set's elements take (ruleset.ElementBytes each)
+	HadMark  bool      `json:"had_mark"`          // the set held a high-water mark before
+	MarkSlot int64     `json:"mark_slot"`
+}
+
+// Left returns how long from now the key keeps opening its door without a
+// top-up.
+func (k Key) Left(now time.Time) time.Duration { return max(0, k.Works.Sub(now)) }
+
+// attempts bounds the retries when another writer commits in between.
+const attempts = 10
+
+// Run tops up every token door of spec at now in one batch per attempt and
+// returns each key's state; with dryRun it only reads and reports what a
+// top-up would add. A table without a key's set (not applied yet) fails.
+func Run(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun bool) ([]Key, error) {
+	for try := 1; ; try++ {
+		out, err := runOnce(k, spec, keys, now, dryRun)
+		if errors.Is(err, nftkernel.ErrConflict) && try < attempts {
+			continue
+		}
+		return out, err
+	}
+}
+
+func runOnce(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun bool) ([]Key, error) {
+	gen, err := k.Generation()
+	if err != nil {
+		return nil, fmt.Errorf("top up tokens: %w", err)
+	}
+	var out []Key
+	var adds []nftkernel.TokenAdd
+	for _, d := range spec.Doors {
+		if d.Token == nil {
+			continue
+		}
+		w := d.Token.Window(d.Name)
+		for _, tk := range d.Token.Keys {
+			key := keys[d.Name][tk.Name]
+			if key == nil {
+				return nil, fmt.Errorf("top up tokens: door %q key %q: key file not read", d.Name, tk.Name)
+			}
+			set := compiler.TokenSet(d.Name, tk.Name)
+			elems, err := k.TokenElements(spec.Table.Name, set)
+			if err != nil && dryRun {
+				continue // not applied yet: the plan creates the set
+			}
+			if err != nil {
+				return nil, fmt.Errorf("top up tokens: door %q key %q: %w", d.Name, tk.Name, err)
+			}
+			marker := token.Marker(key.Secret, d.Name)
+			var have *token.Mark
+			st := Key{Door: d.Name, Key: tk.Name, Set: set, Unspent: len(elems)}
+			for _, e := range elems {
+				if token.Token(e.Key) != marker {
+					continue
+				}
+				st.Unspent--
+				if m, ok := token.ParseMark(e.Comment); ok {
+					have = &m
+				}
+			}
+			plan := token.Plan(key.Secret, w, have, now)
+			if have != nil {
+				st.HadMark, st.MarkSlot = true, have.Slot
+			}
+			last := token.Mark{SlotLen: w.Slot}
+			switch {
+			case plan.Due():
+				last.Slot = plan.Through
+			case have != nil:
+				last = *have
+			default:
+				last.Slot = plan.Through
+			}
+			st.Through = token.SlotStart(last.Slot+1, w.Slot)
+			st.Works = w.WorksUntil(last)
+			st.Added = len(plan.Add)
+			st.Memory = uint64(st.Unspent+st.Added+1) * tokenElementBytes
+			out = append(out, st)
+			if !plan.Due() {
+				continue
+			}
+			a := nftkernel.TokenAdd{Set: set}
+			if have != nil {
+				m := [16]byte(marker)
+				a.DelMarker = &m
+			}
+			for _, e := range plan.Add {
+				a.Add = append(a.Add, nftkernel.TokenElement{Key: e.Token, Timeout: e.Timeout})
+			}
+			a.Add = append(a.Add, nftkernel.TokenElement{Key: plan.Marker.Token, Timeout: plan.Marker.Timeout, Comment: plan.Marker.Comment})
+			adds = append(adds, a)
+		}
+	}
+	if dryRun || len(adds) == 0 {
+		return out, nil
+	}
+	if err := k.AddTokens(spec.Table.Name, gen, adds); err != nil {
+		return nil, fmt.Errorf("top up tokens: %w", err)
+	}
+	return out, nil
+}
+
+// tokenElementBytes is about what the kernel takes for one element of a
+// token set (a 16-byte key with timeout and expiration in an rhash set);
+// BenchmarkTokenMemory measures it.
+const tokenElementBytes = 128
