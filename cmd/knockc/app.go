@@ -88,6 +88,8 @@ in docs/operations.md of knockc's source.`,
 		}, kernelCommands()...),
 			knockCommand(),
 			importCommand(),
+			keygenCommand(),
+			tokenCommand(),
 		),
 	}
 	for _, c := range app.Commands {

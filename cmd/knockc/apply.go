@@ -19,7 +19,7 @@ func applyCommand() *cli.Command {
 		ArgsUsage: "FILE  (- reads stdin)",
 		Flags:     []cli.Flag{netnsFlag, jsonFlag, detailedExitcodeFlag, adoptFlag},
 		Action: func(c *cli.Context) error {
-			want, _, _, conn, err := readState(c)
+			spec, keys, want, _, _, conn, err := readStateKeys(c)
 			if err != nil {
 				return err
 			}
@@ -46,6 +46,10 @@ func applyCommand() *cli.Command {
 			}
 			if res.Ownership == nftkernel.Foreign {
 				fmt.Fprintf(c.App.ErrWriter, "knockc: took over table inet %s (--adopt)\n", want.Name)
+			}
+			// A top-up is state: it never counts as a change.
+			if err := topUpTokens(c, conn, spec, keys, false); err != nil {
+				return err
 			}
 			v := view.NewApply(res.Plan, want)
 			v.Applied = res.Sent

@@ -18,7 +18,7 @@ func knockCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "knock",
 		Usage:     "knock on a door: send one TCP SYN or UDP datagram to each port of a sequence, in order (no root needed)",
-		ArgsUsage: "HOST STEP...  |  HOST DOOR --spec FILE",
+		ArgsUsage: "HOST STEP...  |  HOST DOOR --spec FILE  |  HOST [DOOR] --key FILE",
 		Description: `Each STEP is a port with an optional protocol: 7000/tcp, 7000:udp, or 7000 (tcp).
 A TCP knock is a single SYN that never becomes a connection; a UDP knock is one
 datagram. HOST is an IP address (IPv6 with or without brackets) or a name; a
@@ -36,8 +36,13 @@ stdin/stdout over that connection, so one command knocks and carries ssh:
   Host server.example
       ProxyCommand knockc knock --pipe %p %h 7000/tcp 8000/tcp 9000/tcp
 
+With --key, one UDP datagram carries a one-time token of that key file to
+its door's token port (docs/tokens.md); the file must be mode 0600, and
+FILE.state records which token comes next.
+
 Examples:
   knockc knock server.example 7000 8000 9000
+  knockc knock --key ssh-alice.key server.example ssh --then-connect 22
   knockc knock -6 server.example 7000/tcp 8000/udp 9000/tcp
   knockc knock --spec knock.toml server.example ssh --then-connect 22
   knockc knock --spec knock.toml --close server.example ssh`,
@@ -51,6 +56,7 @@ Examples:
 			&cli.DurationFlag{Name: "timeout", Value: knock.DefaultTimeout, Usage: "with --then-connect or --pipe: how long to keep trying"},
 			&cli.UintFlag{Name: "pipe", Usage: "after knocking, connect to this port (retrying until --timeout) and relay stdin and stdout over the connection: ssh's ProxyCommand", DefaultText: "off"},
 			&cli.BoolFlag{Name: "verbose", Usage: "write one line per knock to stderr"},
+			keyFlag, stateFlag,
 		},
 		Action: runKnock,
 	}
@@ -80,6 +86,9 @@ func runKnock(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("knock: --pipe %d: port must be a number from 1 to 65535", pipe), 1)
 	case port != 0 && pipe != 0:
 		return cli.Exit("knock: --then-connect and --pipe exclude each other", 1)
+	}
+	if c.String("key") != "" {
+		return runTokenKnock(c, args, network, port, pipe)
 	}
 	steps, err := knockSteps(c, args, &network)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/knockc/knockc/internal/logging"
 	"github.com/knockc/knockc/internal/monitor"
 	"github.com/knockc/knockc/internal/service"
+	"github.com/knockc/knockc/internal/topup"
 	"github.com/knockc/knockc/ruleset"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 	"github.com/urfave/cli/v2"
@@ -41,14 +42,18 @@ func monitorCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return runMonitor(ctx, spec, log, c.Duration("reconcile"), c.Bool("apply"))
+			keys, err := specKeys(c, spec)
+			if err != nil {
+				return err
+			}
+			return runMonitor(ctx, spec, keys, log, c.Duration("reconcile"), c.Bool("apply"))
 		},
 	}
 }
 
 // runMonitor connects the kernel, the NFLOG events and the services of
 // spec to a monitor and runs it until ctx ends.
-func runMonitor(ctx context.Context, spec *compiler.Spec, log *slog.Logger, reconcile time.Duration, apply bool) error {
+func runMonitor(ctx context.Context, spec *compiler.Spec, keys topup.Keys, log *slog.Logger, reconcile time.Duration, apply bool) error {
 	conn, err := nftkernel.Open("")
 	if err != nil {
 		return failOpen(err)
@@ -82,6 +87,13 @@ func runMonitor(ctx context.Context, spec *compiler.Spec, log *slog.Logger, reco
 		}
 	}
 	cfg := monitor.Config{Spec: spec, Kernel: conn, Services: services, Logger: log, Reconcile: reconcile}
+	if len(keys) > 0 {
+		// The monitor keeps token doors topped up (docs/tokens.md).
+		cfg.TopUp = func() error {
+			_, err := topup.Run(conn, spec, keys, time.Now(), false)
+			return err
+		}
+	}
 	if apply {
 		cfg.Ensure = func() (bool, error) { return conn.Ensure(want) }
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/topup"
 	"github.com/knockc/knockc/internal/view"
 	"github.com/knockc/knockc/ruleset"
 	"github.com/knockc/knockc/ruleset/nftkernel"
@@ -23,7 +24,7 @@ func planCommand() *cli.Command {
 		ArgsUsage: "FILE  (- reads stdin)",
 		Flags:     []cli.Flag{netnsFlag, jsonFlag, detailedExitcodeFlag, adoptFlag},
 		Action: func(c *cli.Context) error {
-			want, _, plan, conn, err := readState(c)
+			spec, keys, want, _, plan, conn, err := readStateKeys(c)
 			if err != nil {
 				return err
 			}
@@ -31,6 +32,8 @@ func planCommand() *cli.Command {
 			if err := ownedOrRefuse(c, conn, want, "plan changes to"); err != nil {
 				return err
 			}
+			// Tokens due are state: reported, never a change (docs/tokens.md).
+			defer topUpTokens(c, conn, spec, keys, true)
 			v := view.NewPlan(plan, want)
 			if q := want.Queue(); q != nil {
 				mode, err := conn.QueueMode()
@@ -60,10 +63,29 @@ func planCommand() *cli.Command {
 // readState loads the spec, compiles it, reads the present table and
 // plans the difference.
 func readState(c *cli.Context) (want, have *ruleset.Table, plan *ruleset.Plan, conn *nftkernel.Conn, err error) {
-	spec, err := loadSpec(c, false)
-	if err != nil {
-		return nil, nil, nil, nil, err
+	_, _, want, have, plan, conn, err = readStateKeys(c)
+	return want, have, plan, conn, err
+}
+
+// readStateKeys is readState that also returns the spec and the key files
+// of its token doors, read before the kernel is.
+func readStateKeys(c *cli.Context) (spec *compiler.Spec, keys topup.Keys, want, have *ruleset.Table, plan *ruleset.Plan, conn *nftkernel.Conn, err error) {
+	fail7 := func(err error) (*compiler.Spec, topup.Keys, *ruleset.Table, *ruleset.Table, *ruleset.Plan, *nftkernel.Conn, error) {
+		return nil, nil, nil, nil, nil, nil, err
 	}
+	spec, err = loadSpec(c, false)
+	if err != nil {
+		return fail7(err)
+	}
+	if keys, err = specKeys(c, spec); err != nil {
+		return fail7(err)
+	}
+	want, have, plan, conn, err = planSpec(c, spec)
+	return spec, keys, want, have, plan, conn, err
+}
+
+// planSpec compiles spec, reads the present table and plans the difference.
+func planSpec(c *cli.Context, spec *compiler.Spec) (want, have *ruleset.Table, plan *ruleset.Plan, conn *nftkernel.Conn, err error) {
 	want = compiler.Compile(spec)
 	conn, err = nftkernel.Open(c.String("netns"))
 	if err != nil {

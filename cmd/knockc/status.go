@@ -73,7 +73,7 @@ func statusCommand() *cli.Command {
 				return view.WriteJSON(c.App.Writer, v)
 			}
 			v.WriteText(c.App.Writer)
-			return nil
+			return statusTokens(c, conn)
 		},
 	}
 }
