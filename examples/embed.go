@@ -2,9 +2,10 @@ package examples
 
 import "embed"
 
-// FS holds every example spec (*.toml) at its top level, by file name.
+// FS holds every example spec (*.toml), the monitor's systemd unit and
+// its polkit rule at its top level, by file name.
 //
-//go:embed *.toml *.service
+//go:embed *.toml *.service *.rules
 var FS embed.FS
 
 // Default is the example the CLI renders when it is given no spec file:

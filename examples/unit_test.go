@@ -30,7 +30,7 @@ func TestMonitorUnitVerifies(t *testing.T) {
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("systemd-analyze verify = %v:\n%s", err, out)
 	}
-	for _, want := range []string{"Type=notify", "NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=CAP_NET_ADMIN"} {
+	for _, want := range []string{"Type=notify", "User=knockc", "AmbientCapabilities=CAP_NET_ADMIN", "NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=CAP_NET_ADMIN"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("unit lacks %q", want)
 		}

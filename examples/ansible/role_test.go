@@ -36,6 +36,9 @@ func rolePlay(spec string) string {
         knockc_conf_dir: "{{ root }}/etc/knockc"
         knockc_unit_dir: /run/systemd/system
         knockc_monitor_enabled: false
+        # root: the manager shares the host's /etc, so a knockc user would be
+        # added to the host's /etc/passwd
+        knockc_monitor_user: root
         knockc_spec: ` + jsonString(spec) + "\n"
 }
 
