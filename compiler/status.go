@@ -62,27 +62,28 @@ func ParseSetName(name string) (SetRole, bool) {
 	return r, true
 }
 
-// DoorStatus is what the kernel holds for one door right now.
+// DoorStatus is what the kernel holds for one door right now. The CLI's
+// views (internal/view) turn it into output; it has no JSON form itself.
 type DoorStatus struct {
-	Door       string           `json:"door"`
-	InProgress []StepCount      `json:"in_progress"` // sources mid-sequence, per step
-	Pending    []Grant          `json:"pending,omitempty"`
-	Grants     []Grant          `json:"grants"`
-	Sets       map[string]int   `json:"sets"` // elements per set
-	Capacity   map[string]int64 `json:"capacity"`
+	Door       string
+	InProgress []StepCount // sources mid-sequence, per step
+	Pending    []Grant
+	Grants     []Grant
+	Sets       map[string]int // elements per set
+	Capacity   map[string]int64
 }
 
 // StepCount is how many sources completed a step and await the next.
 type StepCount struct {
-	Seq     Seq `json:"seq"`
-	Step    int `json:"step"`
-	Sources int `json:"sources"`
+	Seq     Seq
+	Step    int
+	Sources int
 }
 
 // Grant is one granted (or pending) address and the time it has left.
 type Grant struct {
-	Addr string        `json:"addr"`
-	Left time.Duration `json:"left_ns"`
+	Addr string
+	Left time.Duration
 }
 
 // Status groups the sets of a table read back from the kernel by door.
