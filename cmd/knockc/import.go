@@ -31,7 +31,7 @@ and the key to write"; a door that cannot be completed is written out
 commented, for you to finish. See docs/import.md.
 
 Files larger than 1 MiB, with more than 20000 lines, a line longer than 4096
-bytes or more than 256 sections are refused.
+bytes or more than 100 sections are refused.
 
 Exit status: 0 when a spec with at least one door was written (warnings, if
 any, on stderr); 3 when not a single door could be translated (the spec

@@ -34,6 +34,19 @@ func (s *specOut) validate(w *warner) {
 			w.add(s.table.iface.Line, "Interface = %s: knockc refuses it (%s): fix interfaces in [table] (written out commented)", s.table.iface.Value, messages(err))
 		}
 	}
+	// The common case, every door accepted, takes one parse; otherwise
+	// the doors are added one at a time in the order of their sections,
+	// so that an earlier section wins a conflict.
+	var all strings.Builder
+	all.WriteString(s.table.render())
+	for _, d := range s.doors {
+		if d.live() {
+			all.WriteString(d.render())
+		}
+	}
+	if _, err := compiler.Parse(s.file, []byte(all.String())); err == nil {
+		return
+	}
 	var accepted strings.Builder
 	accepted.WriteString(s.table.render())
 	for _, d := range s.doors {

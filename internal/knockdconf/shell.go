@@ -25,6 +25,7 @@ type simple struct {
 // $(…), `…`, $VAR, redirections other than to /dev/null, subshells) marks
 // the part's Problem instead.
 func splitList(cmd string) ([]simple, error) {
+	rs := []rune(cmd) // start and the ends below index rs
 	var out []simple
 	cur := simple{}
 	var word strings.Builder
@@ -39,7 +40,7 @@ func splitList(cmd string) ([]simple, error) {
 	}
 	endCmd := func(end int) {
 		endWord()
-		cur.Text = strings.TrimSpace(cmd[start:end])
+		cur.Text = strings.TrimSpace(string(rs[start:end]))
 		if len(cur.Words) > 0 || cur.Problem != "" {
 			out = append(out, cur)
 		}
@@ -50,11 +51,8 @@ func splitList(cmd string) ([]simple, error) {
 			cur.Problem = fmt.Sprintf(format, args...)
 		}
 	}
-	rs := []rune(cmd)
-	pos := 0 // byte offset of rs[i]
 	for i := 0; i < len(rs); i++ {
 		r := rs[i]
-		w := len(string(r))
 		switch {
 		case r == '\'':
 			j := i + 1
@@ -66,7 +64,6 @@ func splitList(cmd string) ([]simple, error) {
 			}
 			word.WriteString(string(rs[i+1 : j]))
 			inWord = true
-			pos += len(string(rs[i : j+1]))
 			i = j
 			continue
 		case r == '"':
@@ -87,19 +84,17 @@ func splitList(cmd string) ([]simple, error) {
 				return nil, errors.New("has an unterminated quote (\")")
 			}
 			inWord = true
-			pos += len(string(rs[i : j+1]))
 			i = j
 			continue
 		case r == '\\':
 			if i+1 < len(rs) {
 				word.WriteRune(rs[i+1])
 				inWord = true
-				pos += w + len(string(rs[i+1]))
 				i++
 				continue
 			}
 		case r == '#' && !inWord:
-			endCmd(pos)
+			endCmd(i)
 			return finish(out)
 		case r == ' ' || r == '\t':
 			endWord()
@@ -113,10 +108,9 @@ func splitList(cmd string) ([]simple, error) {
 				endWord()
 				break
 			}
-			endCmd(pos)
-			pos += len(op)
+			endCmd(i)
 			i += len(op) - 1
-			start = pos
+			start = i + 1
 			continue
 		case r == '>' || r == '<':
 			// A redirection: to /dev/null (or 2>&1) it changes nothing
@@ -142,7 +136,6 @@ func splitList(cmd string) ([]simple, error) {
 			if !harmless {
 				problem("redirects %s (%s)", map[rune]string{'>': "its output to a file", '<': "its input from a file"}[r], strings.TrimSpace(string(rs[i:k])))
 			}
-			pos += len(string(rs[i:k]))
 			i = k - 1
 			continue
 		case r == '$' || r == '`':
@@ -157,9 +150,8 @@ func splitList(cmd string) ([]simple, error) {
 			word.WriteRune(r)
 			inWord = true
 		}
-		pos += w
 	}
-	endCmd(len(cmd))
+	endCmd(len(rs))
 	return finish(out)
 }
 
