@@ -56,6 +56,14 @@ func (f Family) saddr() string {
 	return "ip saddr"
 }
 
+// daddr returns the nft expression for the packet's destination address.
+func (f Family) daddr() string {
+	if f == IPv6 {
+		return "ip6 daddr"
+	}
+	return "ip daddr"
+}
+
 // Table is the one inet table knockc owns, with everything in it.
 type Table struct {
 	Name   string

@@ -121,6 +121,44 @@ type Queue struct {
 	XT  bool
 }
 
+// SPort matches a transport protocol and source port.
+type SPort struct {
+	Proto Proto
+	Port  uint16
+}
+
+// DAddrIn matches the destination address against a named set.
+type DAddrIn struct {
+	Family Family
+	Set    string
+}
+
+// SetDAddr adds, updates or deletes the packet's destination address in a
+// set.
+type SetDAddr struct {
+	Op     SetOp
+	Set    string
+	Family Family
+}
+
+// SetPort rewrites the packet's TCP destination port (or source port, with
+// Source), fixing the checksum: how knockc hands a packet the stack finds
+// invalid to a port nothing listens on, and gives its answer the
+// protected port back (docs/stealth.md).
+type SetPort struct {
+	Source bool
+	Port   uint16
+}
+
+// Redirect is a nat statement: the packet goes to Port on this host, and
+// conntrack maps the answer back. knockc sends non-granted packets to a
+// port nothing listens on, so that the host's stack itself answers.
+type Redirect struct{ Port uint16 }
+
+// MarkSet sets the packet mark: knockc marks granted packets so the host
+// firewall can allow a protected port only for them.
+type MarkSet struct{ Mark uint32 }
+
 // Raw is a statement read back from the kernel that knockc did not write
 // (a hand edit). It renders as its text so a plan shows it as drift; it is
 // never sent to the kernel.
@@ -138,6 +176,12 @@ func (Log) stmt()         {}
 func (Verdict) stmt()     {}
 func (Reject) stmt()      {}
 func (Queue) stmt()       {}
+func (SPort) stmt()       {}
+func (DAddrIn) stmt()     {}
+func (SetDAddr) stmt()    {}
+func (SetPort) stmt()     {}
+func (Redirect) stmt()    {}
+func (MarkSet) stmt()     {}
 func (Raw) stmt()         {}
 
 func (s CTState) String() string { return "ct state " + strings.Join(s.States, ",") }
@@ -215,6 +259,25 @@ func (s Reject) String() string {
 func (s Queue) String() string { return fmt.Sprintf("queue num %d", s.Num) }
 
 func (s Raw) String() string { return s.Text }
+
+func (s SPort) String() string { return fmt.Sprintf("%s sport %d", s.Proto, s.Port) }
+
+func (s DAddrIn) String() string { return s.Family.daddr() + " @" + s.Set }
+
+func (s SetDAddr) String() string {
+	return fmt.Sprintf("%s @%s { %s }", s.Op, s.Set, s.Family.daddr())
+}
+
+func (s SetPort) String() string {
+	if s.Source {
+		return fmt.Sprintf("tcp sport set %d", s.Port)
+	}
+	return fmt.Sprintf("tcp dport set %d", s.Port)
+}
+
+func (s Redirect) String() string { return fmt.Sprintf("redirect to :%d", s.Port) }
+
+func (s MarkSet) String() string { return fmt.Sprintf("meta mark set %#08x", s.Mark) }
 
 // tcpFlagNames are the TCP flag bits in the order nft prints them.
 var tcpFlagNames = []string{"fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"}

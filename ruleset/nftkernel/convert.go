@@ -201,6 +201,62 @@ func (b *builder) stmt(s ruleset.Stmt, rest []ruleset.Stmt) error {
 		return b.payloadIn(s)
 	case ruleset.SetPayload:
 		return b.setPayload(s)
+	case ruleset.SPort:
+		if err := checkProto(s.Proto); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		if err := b.needL4(s.Proto); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		b.add(
+			&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: sportOffset, Len: 2},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: reg, Data: binaryutil.BigEndian.PutUint16(s.Port)},
+		)
+	case ruleset.DAddrIn:
+		if s.Set == "" {
+			return fmt.Errorf("%s: empty set name", s)
+		}
+		if err := b.daddr(s.Family); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		b.add(&expr.Lookup{SourceRegister: reg, SetName: s.Set})
+	case ruleset.SetDAddr:
+		op, err := dynsetOp(s.Op)
+		if err != nil {
+			return err
+		}
+		if s.Set == "" {
+			return fmt.Errorf("%s: empty set name", s)
+		}
+		if err := b.daddr(s.Family); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		b.add(&expr.Dynset{SrcRegKey: reg, SetName: s.Set, Operation: op})
+	case ruleset.SetPort:
+		// nft writes the port with an incremental update of the TCP
+		// checksum (csum_type inet at offset 16).
+		if err := b.needL4(ruleset.TCP); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		off := uint32(dportOffset)
+		if s.Source {
+			off = sportOffset
+		}
+		b.add(
+			&expr.Immediate{Register: reg, Data: binaryutil.BigEndian.PutUint16(s.Port)},
+			&expr.Payload{OperationType: expr.PayloadWrite, SourceRegister: reg, Base: expr.PayloadBaseTransportHeader,
+				Offset: off, Len: 2, CsumType: expr.CsumTypeInet, CsumOffset: tcpCsumOffset},
+		)
+	case ruleset.Redirect:
+		b.add(
+			&expr.Immediate{Register: reg, Data: binaryutil.BigEndian.PutUint16(s.Port)},
+			&expr.Redir{RegisterProtoMin: reg, Flags: natRangeProtoSpecified},
+		)
+	case ruleset.MarkSet:
+		b.add(
+			&expr.Immediate{Register: reg, Data: binaryutil.NativeEndian.PutUint32(s.Mark)},
+			&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: reg},
+		)
 	case ruleset.Raw:
 		return ErrRawStatement
 	default:
@@ -422,17 +478,20 @@ func prefixMask(n, bits int) []byte {
 	return m
 }
 
+// daddr is saddr for the destination address.
+func (b *builder) daddr(f ruleset.Family) error {
+	if err := b.needNF(f); err != nil {
+		return err
+	}
+	off, n := daddrField(f)
+	b.add(&expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n})
+	return nil
+}
+
 func (b *builder) setSAddr(s ruleset.SetSAddr) error {
-	var op uint32
-	switch s.Op {
-	case ruleset.OpAdd:
-		op = unix.NFT_DYNSET_OP_ADD
-	case ruleset.OpUpdate:
-		op = unix.NFT_DYNSET_OP_UPDATE
-	case ruleset.OpDelete:
-		op = opDelete
-	default:
-		return fmt.Errorf("set operation %d: unknown", s.Op)
+	op, err := dynsetOp(s.Op)
+	if err != nil {
+		return err
 	}
 	if s.Set == "" {
 		return fmt.Errorf("%s: empty set name", s)

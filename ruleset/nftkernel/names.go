@@ -60,11 +60,26 @@ func saddrField(f ruleset.Family) (offset, length uint32) {
 	return 12, 4
 }
 
-// Offsets into the TCP and UDP headers that knockc matches on.
+// daddrField returns where the destination address of f sits in the
+// network header: its offset and length.
+func daddrField(f ruleset.Family) (offset, length uint32) {
+	if f == ruleset.IPv6 {
+		return 24, 16
+	}
+	return 16, 4
+}
+
+// Offsets into the TCP and UDP headers that knockc matches on or writes.
 const (
+	sportOffset    = 0
 	dportOffset    = 2
 	tcpFlagsOffset = 13
+	tcpCsumOffset  = 16
 )
+
+// natRangeProtoSpecified is NF_NAT_RANGE_PROTO_SPECIFIED: a redirect names
+// its port.
+const natRangeProtoSpecified = 0x2
 
 // l4protoNames are nft's names for the transport protocols a hand-written
 // meta l4proto is likely to use.

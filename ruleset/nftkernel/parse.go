@@ -71,6 +71,9 @@ func (p *parser) next(es []expr.Any) (ruleset.Stmt, int) {
 		if s, n := saddrStmt(es[2:], f); n > 0 {
 			return s, n + 2
 		}
+		if s, n := daddrStmt(es[2:], f); n > 0 {
+			return s, n + 2
+		}
 		return ruleset.NFProto{Family: f}, 2
 	}
 	if proto, ok := matchL4Proto(es); ok {
@@ -91,6 +94,12 @@ func (p *parser) next(es []expr.Any) (ruleset.Stmt, int) {
 		if s, n := saddrStmt(es, p.nf); n > 0 {
 			return s, n
 		}
+		if s, n := daddrStmt(es, p.nf); n > 0 {
+			return s, n
+		}
+	}
+	if s, n := immediateStmt(es, p.l4); n > 0 {
+		return s, n
 	}
 	if p.l4 != 0 {
 		if s, n := l4Stmt(es, p.l4); n > 0 {
@@ -255,6 +264,86 @@ func saddrStmt(es []expr.Any, f ruleset.Family) (ruleset.Stmt, int) {
 	return nil, 0
 }
 
+// daddrStmt matches a statement on the destination address of family f:
+// DAddrIn or SetDAddr.
+func daddrStmt(es []expr.Any, f ruleset.Family) (ruleset.Stmt, int) {
+	off, full := daddrField(f)
+	pl, ok := loadPayload(es, expr.PayloadBaseNetworkHeader)
+	if !ok || pl.Offset != off || pl.Len != full || len(es) < 2 {
+		return nil, 0
+	}
+	r := pl.DestRegister
+	switch e := es[1].(type) {
+	case *expr.Lookup:
+		if e.SourceRegister != r || e.IsDestRegSet || e.SetName == "" || e.Invert {
+			return nil, 0
+		}
+		return ruleset.DAddrIn{Family: f, Set: e.SetName}, 2
+	case *expr.Dynset:
+		if e.SrcRegKey != r || e.SrcRegData != 0 || e.Timeout != 0 || e.Invert || len(e.Exprs) != 0 || e.SetName == "" {
+			return nil, 0
+		}
+		op, ok := parseSetOp(e.Operation)
+		if !ok {
+			return nil, 0
+		}
+		return ruleset.SetDAddr{Op: op, Set: e.SetName, Family: f}, 2
+	}
+	return nil, 0
+}
+
+// immediateStmt matches the statements that load a constant and use it:
+// tcp sport/dport set (l4 is the rule's l4proto), redirect to :port and
+// meta mark set.
+func immediateStmt(es []expr.Any, l4 ruleset.Proto) (ruleset.Stmt, int) {
+	if len(es) < 2 {
+		return nil, 0
+	}
+	im, ok := es[0].(*expr.Immediate)
+	if !ok {
+		return nil, 0
+	}
+	r := im.Register
+	switch e := es[1].(type) {
+	case *expr.Payload:
+		if e.OperationType != expr.PayloadWrite || e.SourceRegister != r || e.Base != expr.PayloadBaseTransportHeader ||
+			e.Len != 2 || e.CsumType != expr.CsumTypeInet || e.CsumOffset != tcpCsumOffset || e.CsumFlags != 0 ||
+			l4 != ruleset.TCP || (e.Offset != sportOffset && e.Offset != dportOffset) {
+			return nil, 0
+		}
+		port, ok := portData(im.Data)
+		if !ok {
+			return nil, 0
+		}
+		return ruleset.SetPort{Source: e.Offset == sportOffset, Port: port}, 2
+	case *expr.Redir:
+		if e.RegisterProtoMin != r || (e.RegisterProtoMax != 0 && e.RegisterProtoMax != r) || e.Flags != natRangeProtoSpecified {
+			return nil, 0
+		}
+		port, ok := portData(im.Data)
+		if !ok {
+			return nil, 0
+		}
+		return ruleset.Redirect{Port: port}, 2
+	case *expr.Meta:
+		if !e.SourceRegister || e.Key != expr.MetaKeyMARK || e.Register != r || len(im.Data) != 4 {
+			return nil, 0
+		}
+		return ruleset.MarkSet{Mark: binaryutil.NativeEndian.Uint32(im.Data)}, 2
+	}
+	return nil, 0
+}
+
+// portData reads a port from an immediate's data: two bytes in network
+// order, padded with zeros to a register's four by some writers.
+func portData(b []byte) (uint16, bool) {
+	switch {
+	case len(b) == 2, len(b) == 4 && b[2] == 0 && b[3] == 0:
+		return binaryutil.BigEndian.Uint16(b[:2]), true
+	}
+	return 0, false
+}
+
 // prefixStmt returns the SAddrPrefix of the first bits bits of addr, which
 // holds those bits and zeros only; the statement took two expressions.
 func prefixStmt(f ruleset.Family, addr []byte, bits int) (ruleset.Stmt, int) {
@@ -314,6 +403,12 @@ func l4Stmt(es []expr.Any, proto ruleset.Proto) (ruleset.Stmt, int) {
 			return nil, 0
 		}
 		return ruleset.DPort{Proto: proto, Port: binaryutil.BigEndian.Uint16(data)}, 2
+	case pl.Offset == sportOffset && pl.Len == 2:
+		data, ok := cmpAt(es, 1, expr.CmpOpEq, r)
+		if !ok || len(data) != 2 {
+			return nil, 0
+		}
+		return ruleset.SPort{Proto: proto, Port: binaryutil.BigEndian.Uint16(data)}, 2
 	case proto == ruleset.TCP && pl.Offset == tcpFlagsOffset && pl.Len == 1:
 		// "tcp flags == syn" has no AND: nft leaves it out for a mask of
 		// all flags, and lists an AND with 0xff the same way.
