@@ -26,6 +26,7 @@ type Packet struct {
 	Src   netip.Addr
 	Proto ruleset.Proto
 	DPort uint16
+	SPort uint16
 	Flags uint8 // TCP flags; 0x02 is SYN
 	IIf   string
 }
@@ -34,8 +35,10 @@ type Packet struct {
 type Verdict string
 
 // The verdicts: accepted (the policy, or a rule's accept: the host's own
-// firewall decides next), dropped, rejected (TCP reset or ICMP port
-// unreachable), or held in a queue (no program bound: dropped).
+// firewall decides next), dropped, rejected (a TCP reset or ICMP port
+// unreachable, from netfilter's reject or from the host's stack after a
+// redirect to the answer port), or held in a queue (no program bound:
+// dropped).
 const (
 	Accept Verdict = "accept"
 	Drop   Verdict = "drop"
@@ -50,6 +53,11 @@ type Sim struct {
 	Now time.Duration
 	// Logs are the prefixes of the log statements packets hit, in order.
 	Logs []string
+
+	// Redirected and Mark say what the last packet Send ran got: sent on
+	// to the answer port by a redirect, and the packet mark set on it.
+	Redirected bool
+	Mark       uint32
 
 	sets    map[string]map[netip.Addr]time.Duration // expiry per element
 	closest time.Duration
@@ -136,24 +144,40 @@ func (s *Sim) live(set string) int {
 	return n
 }
 
-// Send runs p through the table's base chains on the input hook, in
-// priority order, and returns its verdict. It fails on a base chain on
-// another hook, a statement it does not model, a jump to a missing chain
-// or a jump loop.
+// Send runs p through the table's base chains and returns its verdict:
+// first a nat chain on prerouting (the stealth chain: a redirect sends the
+// packet to the answer port, where the host's stack refuses it like any
+// closed port, so its verdict is Reject and Redirected is set), then the
+// filter chains on the input hook, in priority order. Chains on the output
+// hook are not run: they see only packets the host sends, and a trace
+// holds arriving packets. It fails on a base chain on another hook, a
+// statement it does not model, a jump to a missing chain or a jump loop.
 func (s *Sim) Send(p Packet) (Verdict, error) {
-	var bases []*ruleset.Chain
+	s.Redirected, s.Mark = false, 0
+	var nat, bases []*ruleset.Chain
 	for _, c := range s.Table.Chains {
-		if c.Hook == nil {
-			continue
-		}
-		if c.Hook.Hook != "input" || c.Hook.Type != "filter" {
+		switch h := c.Hook; {
+		case h == nil, h.Hook == "output" && h.Type == "filter":
+		case h.Hook == "prerouting" && h.Type == "nat":
+			nat = append(nat, c)
+		case h.Hook == "input" && h.Type == "filter":
+			bases = append(bases, c)
+		default:
 			return "", fmt.Errorf("nftsim: base chain %q (type %s hook %s) not modelled", c.Name, c.Hook.Type, c.Hook.Hook)
 		}
-		bases = append(bases, c)
+	}
+	for _, c := range nat {
+		v, err := s.chain(c.Name, &p, 0)
+		if err != nil {
+			return "", err
+		}
+		if v == Drop {
+			return Drop, nil
+		}
 	}
 	sort.SliceStable(bases, func(i, j int) bool { return bases[i].Hook.Priority < bases[j].Hook.Priority })
 	for _, c := range bases {
-		v, err := s.chain(c.Name, p, 0)
+		v, err := s.chain(c.Name, &p, 0)
 		if err != nil {
 			return "", err
 		}
@@ -166,12 +190,15 @@ func (s *Sim) Send(p Packet) (Verdict, error) {
 		// An accept (or the accept policy) ends this base chain only; the
 		// next one on the hook still runs.
 	}
+	if s.Redirected {
+		return Reject, nil
+	}
 	return Accept, nil
 }
 
 // chain evaluates one chain: a final verdict, or "" when it returned or
 // fell through.
-func (s *Sim) chain(name string, p Packet, depth int) (Verdict, error) {
+func (s *Sim) chain(name string, p *Packet, depth int) (Verdict, error) {
 	c := s.Table.Chain(name)
 	if c == nil {
 		return "", fmt.Errorf("nftsim: no chain %q", name)
@@ -194,7 +221,7 @@ func (s *Sim) chain(name string, p Packet, depth int) (Verdict, error) {
 // rule evaluates one rule: a final verdict, or stop=true for return.
 // Statements run in order; a match that fails ends the rule, so effects
 // before it (set updates, logs) stay done, as in the kernel.
-func (s *Sim) rule(r *ruleset.Rule, p Packet, depth int) (v Verdict, stop bool, err error) {
+func (s *Sim) rule(r *ruleset.Rule, p *Packet, depth int) (v Verdict, stop bool, err error) {
 	family := ruleset.IPv4
 	if p.Src.Is6() {
 		family = ruleset.IPv6
@@ -256,6 +283,27 @@ func (s *Sim) rule(r *ruleset.Rule, p Packet, depth int) (v Verdict, stop bool, 
 			default:
 				s.elems(st.Set)[p.Src] = s.Now + set.Timeout
 			}
+		case ruleset.SPort:
+			if p.Proto != st.Proto || p.SPort != st.Port {
+				return "", false, nil
+			}
+		case ruleset.SetPort:
+			if p.Proto != ruleset.TCP {
+				return "", false, nil
+			}
+			if st.Source {
+				p.SPort = st.Port
+			} else {
+				p.DPort = st.Port
+			}
+		case ruleset.Redirect:
+			// A nat statement ends its chain; the packet goes on to the
+			// answer port.
+			p.DPort = st.Port
+			s.Redirected = true
+			return Accept, false, nil
+		case ruleset.MarkSet:
+			s.Mark = st.Mark
 		case ruleset.Log:
 			s.Logs = append(s.Logs, st.Prefix)
 		case ruleset.Reject:

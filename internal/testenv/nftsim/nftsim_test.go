@@ -115,8 +115,36 @@ func TestUnmodelled(t *testing.T) {
 		t.Errorf("Send through a raw statement = %v, want a not-modelled error", err)
 	}
 	tab := table()
-	tab.Chains = append(tab.Chains, &ruleset.Chain{Name: "nat", Hook: &ruleset.Hook{Type: "nat", Hook: "prerouting", Policy: "accept"}})
+	tab.Chains = append(tab.Chains, &ruleset.Chain{Name: "nat", Hook: &ruleset.Hook{Type: "nat", Hook: "postrouting", Policy: "accept"}})
 	if _, err := New(tab).Send(tcp(1)); err == nil || !strings.Contains(err.Error(), "not modelled") {
-		t.Errorf("Send with a nat prerouting chain = %v, want a not-modelled error", err)
+		t.Errorf("Send with a nat postrouting chain = %v, want a not-modelled error", err)
+	}
+	tab = table(rule(ruleset.DAddrIn{Family: ruleset.IPv4, Set: "x"}))
+	if _, err := New(tab).Send(tcp(1)); err == nil || !strings.Contains(err.Error(), "not modelled") {
+		t.Errorf("Send through ip daddr @x = %v, want a not-modelled error", err)
+	}
+}
+
+// A redirect in the nat prerouting chain sends the packet on to the answer
+// port: the input chain sees that port, and the stack refuses it (Reject,
+// Redirected). Output chains are not run; a mark set on the way is kept.
+func TestRedirectAndMark(t *testing.T) {
+	tab := table(
+		rule(ruleset.DPort{Proto: ruleset.TCP, Port: 22}, ruleset.Verdict{Kind: "drop"}),
+		rule(ruleset.DPort{Proto: ruleset.TCP, Port: 23}, ruleset.MarkSet{Mark: 0x10}, ruleset.Verdict{Kind: "return"}),
+	)
+	tab.Chains = append(tab.Chains,
+		&ruleset.Chain{Name: "stealth", Hook: &ruleset.Hook{Type: "nat", Hook: "prerouting", Priority: -100, Policy: "accept"}, Rules: []*ruleset.Rule{
+			rule(ruleset.DPort{Proto: ruleset.TCP, Port: 22}, ruleset.Redirect{Port: 0}),
+		}},
+		&ruleset.Chain{Name: "out", Hook: &ruleset.Hook{Type: "filter", Hook: "output", Policy: "accept"}, Rules: []*ruleset.Rule{
+			rule(ruleset.DAddrIn{Family: ruleset.IPv4, Set: "x"}),
+		}})
+	s := New(tab)
+	if got := mustSend(t, s, tcp(22)); got != Reject || !s.Redirected {
+		t.Errorf("Send(tcp 22) = %s (redirected %v), want reject after a redirect (the input chain's drop for 22 never sees it)", got, s.Redirected)
+	}
+	if got := mustSend(t, s, tcp(23)); got != Accept || s.Redirected || s.Mark != 0x10 {
+		t.Errorf("Send(tcp 23) = %s (redirected %v, mark %#x), want accept, not redirected, mark 0x10", got, s.Redirected, s.Mark)
 	}
 }
