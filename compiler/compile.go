@@ -38,6 +38,11 @@ func Compile(spec *Spec) *ruleset.Table {
 		gates = append(gates, gate)
 	}
 	t.Chains = append(t.Chains, gates...)
+	if spec.Table.Closed == "reject" && len(spec.Doors) > 0 {
+		sets, chains := stealth(spec)
+		t.Sets = append(t.Sets, sets...)
+		t.Chains = append(t.Chains, chains...)
+	}
 	return t
 }
 

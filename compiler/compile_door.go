@@ -216,11 +216,31 @@ func (c *doorCompiler) gate() *ruleset.Chain {
 		var closed ruleset.Stmt = ruleset.Verdict{Kind: "drop"}
 		if c.table.Closed == "reject" {
 			closed = ruleset.Reject{TCPReset: p.Proto == ruleset.TCP}
+			if p.Proto == ruleset.TCP {
+				// Packets conntrack finds invalid (FIN, NULL, Xmas, SYN-ACK
+				// with no connection) are not NATed by the stealth chain:
+				// hand them to the answer port here, so the stack answers.
+				for _, f := range d.Families {
+					chain.Rules = append(chain.Rules, rule(note("invalid"), port,
+						ruleset.CTState{States: []string{"invalid", "untracked"}},
+						ruleset.TCPFlags{Flags: 0, Mask: tcpRST},
+						ruleset.SetSAddr{Op: ruleset.OpUpdate, Set: StealthSet(p.Port, f), Family: f},
+						ruleset.SetPort{Port: c.table.AnswerPort},
+						ruleset.Verdict{Kind: "return"}))
+				}
+			}
 		}
+		// What the stealth chain and the rule above leave (a packet of a
+		// connection conntrack saw before its source stopped being pending)
+		// is refused by netfilter itself: closed all the same.
 		chain.Rules = append(chain.Rules, rule(note("closed"), port, closed))
 	}
 	return chain
 }
+
+// tcpRST is the TCP RST flag bit. A reset is never answered, so the
+// invalid-packet rule leaves resets alone.
+const tcpRST = 0x04
 
 // protocols returns the transport protocols a sequence uses, tcp first.
 func protocols(steps []Step) []ruleset.Proto {

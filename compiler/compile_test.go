@@ -118,8 +118,8 @@ func TestCompileWindowSet(t *testing.T) {
 
 func TestCompileOneStepSequence(t *testing.T) {
 	table := mustCompile(t, door(`["7000/udp"]`, "families = [\"ipv4\"]\n"))
-	if got, want := setNames(table), []string{"ssh_grant_v4"}; !cmp.Equal(got, want) {
-		t.Errorf("sets = %v, want %v (a one-step sequence needs no step sets)", got, want)
+	if got, want := setNames(table), []string{"ssh_grant_v4", "stealth_tcp22_v4"}; !cmp.Equal(got, want) {
+		t.Errorf("sets = %v, want %v (a one-step sequence needs no step sets; the stealth set is the protected port's)", got, want)
 	}
 	got := ruleset.Render(&ruleset.Table{Name: "x", Chains: []*ruleset.Chain{table.Chain("ssh_open")}})
 	want := `table inet x {

@@ -12,7 +12,7 @@ var identRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 // ifaceRE is a Linux interface name, optionally ending in "*" for a prefix.
 var ifaceRE = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}\*?$`)
 
-var tableKeys = []string{"name", "priority", "log_group", "hold_queue", "closed", "interfaces"}
+var tableKeys = []string{"name", "priority", "log_group", "hold_queue", "closed", "interfaces", "answer_port"}
 
 // loadTable decodes the [table] section over the defaults already in t.
 func (l *loader) loadTable(t *TableSpec, tf field) {
@@ -74,6 +74,11 @@ func (l *loader) loadTable(t *TableSpec, tf field) {
 				seen[n] = true
 			}
 			t.Interfaces = names
+		case "answer_port":
+			if n, ok := l.integer(f, 0, 65535); ok {
+				t.AnswerPort = uint16(n)
+				t.answerAt = f.at
+			}
 		default:
 			l.unknownKey(f, "[table]", tableKeys)
 		}

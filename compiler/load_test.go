@@ -158,6 +158,13 @@ func TestParseErrors(t *testing.T) {
 		{name: "table log_group is a string", src: base + "[table]\nlog_group = \"4242\"\n", want: []string{
 			"knock.toml:5:14: table.log_group must be an integer, not a string",
 		}},
+		{name: "answer_port is a knock port", src: base + "[table]\nanswer_port = 8000\n", want: []string{
+			"knock.toml:5:15: table.answer_port = 8000 is door \"ssh\"'s sequence port 8000/tcp: it must be a port nothing listens on and no door uses (0, the default, is one no program can bind)",
+		}},
+		{name: "answer_port out of range", src: base + "[table]\nanswer_port = 70000\n", want: []string{
+			"knock.toml:5:15: table.answer_port = 70000 is out of range (allowed 0 to 65535)",
+		}},
+		{name: "answer_port is free", src: base + "[table]\nanswer_port = 1\n"},
 		{name: "table closed is a boolean", src: base + "[table]\nclosed = true\n", want: []string{
 			"knock.toml:5:10: table.closed must be a string, not a boolean",
 		}},
@@ -554,7 +561,7 @@ func TestParseAcceptsSequencesThatCannotCompleteEachOther(t *testing.T) {
 
 // cmpSpec compares specs field by field; netip values compare with ==.
 var cmpSpec = []cmp.Option{
-	cmpopts.IgnoreUnexported(compiler.Door{}),
+	cmpopts.IgnoreUnexported(compiler.Door{}, compiler.TableSpec{}),
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
 	cmpopts.EquateEmpty(),
 }

@@ -12,6 +12,12 @@ import (
 const (
 	InputChain = "input" // the base chain on the input hook
 	DoorsChain = "doors" // jumps to every sequence chain
+	// StealthChain (nat prerouting) sends non-granted packets for protected
+	// ports to the answer port, so the host's stack answers for them;
+	// StealthOutChain gives the protected port back to the stack's answers
+	// to packets conntrack found invalid (docs/stealth.md).
+	StealthChain    = "stealth"
+	StealthOutChain = "stealth_out"
 )
 
 // Seq names a door's two sequences.
@@ -22,6 +28,13 @@ const (
 	Open  Seq = "open"
 	Close Seq = "close"
 )
+
+// StealthSet returns the set of sources whose invalid packet for TCP port
+// port was just handed to the answer port, so that the stack's reset for
+// it gets port back (one element per packet, gone within microseconds).
+func StealthSet(port uint16, f ruleset.Family) string {
+	return fmt.Sprintf("stealth_tcp%d_%s", port, f.Suffix())
+}
 
 // SeqChain returns the chain that runs a door's open or close sequence.
 func SeqChain(door string, s Seq) string { return door + "_" + string(s) }

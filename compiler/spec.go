@@ -22,6 +22,9 @@ type TableSpec struct {
 	HoldQueue  uint16   // NFQUEUE queue where pending knockers' packets wait
 	Closed     string   // "reject" (answer like a closed port) or "drop"
 	Interfaces []string // only knocks arriving here count; empty: all but lo
+	AnswerPort uint16   // where non-granted packets go so the stack answers; 0: port 0
+
+	answerAt func() Pos // where answer_port was written, nil when it was not
 }
 
 // ListsLoopback reports whether lo is named in Interfaces (by name, not by

@@ -16,6 +16,30 @@ func validate(spec *Spec, errs *errorList) {
 	}
 	validateAcrossDoors(spec.Doors, errs)
 	validateTokenPorts(spec.Doors, errs)
+	validateAnswerPort(spec, errs)
+}
+
+// validateAnswerPort refuses an answer_port that a door knocks on or
+// protects: a redirected packet would count as a knock there, or loop back
+// to the door (docs/stealth.md, "The kernel's own answer").
+func validateAnswerPort(spec *Spec, errs *errorList) {
+	t := spec.Table
+	if t.answerAt == nil || t.AnswerPort == 0 {
+		return
+	}
+	for _, d := range spec.Doors {
+		for _, k := range []struct {
+			key  string
+			list []Step
+		}{{"sequence", d.Sequence}, {"close_sequence", d.CloseSequence}, {"protect", d.Protect}} {
+			key := k.key
+			for _, s := range k.list {
+				if s.Port == t.AnswerPort {
+					errs.add(t.answerAt(), "table.answer_port = %d is door %q's %s port %s: it must be a port nothing listens on and no door uses (0, the default, is one no program can bind)", t.AnswerPort, d.Name, key, s)
+				}
+			}
+		}
+	}
 }
 
 // at returns the position of a door's key, or of the door's header.

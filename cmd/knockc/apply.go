@@ -25,6 +25,9 @@ func applyCommand() *cli.Command {
 			}
 			defer conn.Close()
 			warnInterfaces(c, compiler.KnockInterfaces(want))
+			if err := checkAnswerPort(c, want); err != nil {
+				return err
+			}
 			asJSON := c.Bool("json")
 			// Update plans again from what it reads, and again whenever
 			// another writer commits first (the batch carries the ruleset

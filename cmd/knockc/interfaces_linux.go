@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/hostnet"
 	"github.com/knockc/knockc/internal/view"
+	"github.com/knockc/knockc/ruleset"
 	"github.com/urfave/cli/v2"
 )
 
@@ -36,4 +38,23 @@ func warnInterfaces(c *cli.Context, listed []string) {
 	for _, m := range missing {
 		fmt.Fprintf(c.App.ErrWriter, "knockc: warning: %s (interfaces here: %s)\n", view.MissingInterface(m), strings.Join(present, ", "))
 	}
+}
+
+// checkAnswerPort refuses to go on when something listens on the answer
+// port of table want in the command's namespace: every non-granted packet
+// for a protected port would reach it (docs/stealth.md). Port 0, the
+// default, is never bound, so it is not looked up.
+func checkAnswerPort(c *cli.Context, want *ruleset.Table) error {
+	port, ok := compiler.AnswerPort(want)
+	if !ok || port == 0 {
+		return nil
+	}
+	found, err := hostnet.Listeners(c.String("netns"), port)
+	if err != nil {
+		return fmt.Errorf("check table.answer_port %d: %w", port, err)
+	}
+	if len(found) > 0 {
+		return cli.Exit(fmt.Sprintf("table.answer_port = %d: something listens there (%s), so non-granted packets for protected ports would reach it; nothing was changed. Pick a port nothing listens on, or leave answer_port out (port 0, which no program can bind)", port, strings.Join(found, ", ")), 1)
+	}
+	return nil
 }

@@ -1,0 +1,82 @@
+package compiler
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/knockc/knockc/ruleset"
+)
+
+// Stealth set parameters. An element lives from a packet's arrival to the
+// stack's reset for it, which the kernel sends within the same softirq; the
+// timeout only bounds elements whose packet got no answer (dropped later
+// by the host firewall). 8192 elements absorb 80,000 such packets a second;
+// a full set makes the rule fall through to netfilter's own reset.
+const (
+	stealthSetTimeout = 100 * time.Millisecond
+	stealthSetSize    = 8192
+)
+
+// stealth returns the sets and chains that make the host's own stack
+// answer for protected ports under closed = "reject" (docs/stealth.md):
+//
+//   - stealth (nat prerouting, dstnat): a packet that starts a connection
+//     to a protected port from a source neither granted nor pending is
+//     redirected to the answer port, where nothing listens, so TCP or UDP
+//     itself answers, and conntrack maps the answer back to the protected
+//     port;
+//   - the door gates hand TCP packets conntrack finds invalid to the
+//     answer port by rewriting their destination port (see gate), noting
+//     the source in a stealth set;
+//   - stealth_out (filter output) gives the protected port back to the
+//     stack's reset for such a packet, and takes the source out again.
+func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain) {
+	ts := spec.Table
+	nat := &ruleset.Chain{Name: StealthChain, Hook: &ruleset.Hook{
+		Type: "nat", Hook: "prerouting", Priority: -100, Policy: "accept",
+	}}
+	out := &ruleset.Chain{Name: StealthOutChain, Hook: &ruleset.Hook{
+		Type: "filter", Hook: "output", Priority: ts.Priority, Policy: "accept",
+	}}
+	ret := ruleset.Verdict{Kind: "return"}
+	if !ts.ListsLoopback() {
+		nat.Rules = append(nat.Rules, rule("role=loopback", ruleset.IIFName{Name: "lo"}, ret))
+	}
+	var redirects []*ruleset.Rule
+	var sets []*ruleset.Set
+	for _, d := range spec.Doors {
+		for _, p := range d.Protect {
+			port := ruleset.DPort{Proto: p.Proto, Port: p.Port}
+			note := func(role string) string { return fmt.Sprintf("door=%s port=%s role=%s", d.Name, p, role) }
+			for _, f := range d.Families {
+				nat.Rules = append(nat.Rules, rule(note("grant"), port, ruleset.SAddrIn{Family: f, Set: GrantSet(d.Name, f)}, ret))
+			}
+			if d.Managed() {
+				for _, f := range d.Families {
+					nat.Rules = append(nat.Rules, rule(note("pending"), port, ruleset.SAddrIn{Family: f, Set: PendingSet(d.Name, f)}, ret))
+				}
+			}
+			redirects = append(redirects, rule(note("answer"), port, ruleset.Redirect{Port: ts.AnswerPort}))
+			if p.Proto != ruleset.TCP {
+				continue
+			}
+			for _, f := range d.Families {
+				set := StealthSet(p.Port, f)
+				sets = append(sets, &ruleset.Set{Name: set, Family: f, Timeout: stealthSetTimeout, Size: stealthSetSize})
+				out.Rules = append(out.Rules, rule(note("answer"),
+					ruleset.SPort{Proto: ruleset.TCP, Port: ts.AnswerPort},
+					ruleset.CTState{States: []string{"invalid", "untracked"}},
+					ruleset.DAddrIn{Family: f, Set: set},
+					ruleset.SetDAddr{Op: ruleset.OpDelete, Set: set, Family: f},
+					ruleset.SetPort{Source: true, Port: p.Port},
+					ret))
+			}
+		}
+	}
+	nat.Rules = append(nat.Rules, redirects...)
+	chains := []*ruleset.Chain{nat}
+	if len(out.Rules) > 0 {
+		chains = append(chains, out)
+	}
+	return sets, chains
+}
