@@ -1,0 +1,181 @@
+//go:build linux
+
+package nftkernel
+
+import (
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/testenv/netns"
+	"github.com/knockc/knockc/internal/testenv/stealth"
+)
+
+// stealthSpec protects a TCP and a UDP port behind a sequence that uses
+// both protocols.
+const stealthSpec = `
+[door.ssh]
+sequence = ["7000/tcp", "8000/udp", "9000/tcp"]
+protect = ["22/tcp", "4500/udp"]
+`
+
+// stealthLab is a server and a client namespace joined by a veth, with
+// listeners on the protected ports and the client side set up for raw
+// probes.
+type stealthLab struct {
+	server *netns.NS
+	client *netns.Client
+	tcp    *netns.Listener
+	udp    net.PacketConn
+	env    stealth.Env
+}
+
+func newStealthLab(t *testing.T) *stealthLab {
+	t.Helper()
+	netns.RequireRoot(t, "ip", "nft")
+	server, client := netns.New(t, "kcs"), netns.New(t, "kcs")
+	link, err := netns.Link(server, client, 1)
+	if err != nil {
+		t.Fatalf("netns.Link = %v", err)
+	}
+	lab := &stealthLab{server: server, client: link, tcp: server.Listen(t, 22)}
+	var mac net.HardwareAddr
+	if err := server.Do(func() error {
+		var err error
+		if lab.udp, err = net.ListenPacket("udp", ":4500"); err != nil {
+			return err
+		}
+		ifi, err := net.InterfaceByName(link.ServerIf)
+		if err != nil {
+			return err
+		}
+		mac = ifi.HardwareAddr
+		// ICMP errors are rate-limited per destination (6 at once, then one
+		// a second): the test sends dozens to one client, so lift that
+		// limit here, for unused and protected ports alike.
+		for _, k := range []string{"ipv4/icmp_ratelimit", "ipv6/icmp/ratelimit"} {
+			if err := os.WriteFile("/proc/sys/net/"+k, []byte("0"), 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("server setup: %v", err)
+	}
+	t.Cleanup(func() { lab.udp.Close() })
+	lab.env = stealth.Env{
+		Client: client, Interface: link.If, ServerMAC: mac,
+		Src4: link.V4, Dst4: link.ServerV4, Src6: link.V6, Dst6: link.ServerV6,
+	}
+	return lab
+}
+
+// udpReceived reports whether the protected UDP listener got a datagram.
+func (l *stealthLab) udpReceived(t *testing.T) bool {
+	t.Helper()
+	buf := make([]byte, 64)
+	if err := l.udp.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := l.udp.ReadFrom(buf)
+	return err == nil
+}
+
+// stealthTargets are the ports probed: two unused ones (the references),
+// a knock port, the protected ports (listeners bound), and a control port
+// that netfilter's own reject answers, as knockc's gate did before the
+// stealth chains: the harness must find it different.
+var stealthTargets = []stealth.Target{
+	{Name: "unused", TCPPort: 7777, UDPPort: 7777},
+	{Name: "unused2", TCPPort: 7778, UDPPort: 7778},
+	{Name: "knock", TCPPort: 7000, UDPPort: 8000},
+	{Name: "protected", TCPPort: 22, UDPPort: 4500},
+	{Name: "nf-reject", TCPPort: 7779, UDPPort: 7779},
+}
+
+// controlTable answers the control port with netfilter's reject.
+const controlTable = `table inet kcs_control {
+	chain input {
+		type filter hook input priority -160; policy accept;
+		tcp dport 7779 reject with tcp reset
+		udp dport 7779 reject
+	}
+}`
+
+// TestIntegrationStealthHeaders is the header-level stealth test
+// (docs/stealth.md): every raw probe of a protected port (listener bound)
+// and of a knock port gets the answer an unused port gets, field by field;
+// fields that differ between two unused ports are compared by shape. The
+// control port, answered by netfilter's reject, must differ where the
+// kernel's own answer reflects the probe (TOS, IP options, flow label), or
+// the harness could not see what it is meant to. The stealth table is
+// printed with -v (CI prints it).
+func TestIntegrationStealthHeaders(t *testing.T) {
+	lab := newStealthLab(t)
+	server := lab.server
+	conn, err := Open(server.Path())
+	if err != nil {
+		t.Fatalf("Open = %v", err)
+	}
+	defer conn.Close()
+	spec, err := compiler.Parse("stealth.toml", []byte(stealthSpec))
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	if err := conn.Apply(compiler.Compile(spec), nil); err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	if out, err := server.Exec("nft", controlTable); err != nil {
+		t.Fatalf("control table: %v\n%s", err, out)
+	}
+	r, err := stealth.Run(lab.env, stealth.Probes(), stealthTargets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stealth table (%d probes, each to every target %d times):\n%s", len(r.Probes), stealth.Rounds, r.Table())
+	for _, d := range r.Differences() {
+		if !strings.Contains(d, "-> nf-reject:") {
+			t.Errorf("%s", d)
+		}
+	}
+	control := map[string]bool{}
+	for _, row := range r.Rows() {
+		control[row.Probe.Family()+" "+row.Probe.Name] = !row.Cells["nf-reject"].Equal()
+	}
+	for _, probe := range []string{"ipv6 SYN", "ipv6 FIN", "ipv4 SYN tos=0x2b", "ipv4 SYN +RR"} {
+		if !control[probe] {
+			t.Errorf("%s: netfilter's reject answered like an unused port; the harness cannot see a difference it must", probe)
+		}
+	}
+	if n := lab.tcp.Accepted(); n != 0 {
+		t.Errorf("the protected TCP listener accepted %d connections from probes, want 0", n)
+	}
+	if lab.udpReceived(t) {
+		t.Errorf("a probe reached the protected UDP listener")
+	}
+
+	// The door still opens: a knock grants, and the granted source reaches
+	// both protected ports (not the answer port).
+	c := lab.client
+	if err := c.KnockTCP(c.ServerV4, 7000); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.KnockUDP(c.ServerV4, 8000); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.KnockTCP(c.ServerV4, 9000); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Connect(c.ServerV4, 22, time.Second); got != netns.Open {
+		t.Errorf("after the knock: connect to 22 = %s, want open", got)
+	}
+	if err := c.KnockUDP(c.ServerV4, 4500); err != nil {
+		t.Fatal(err)
+	}
+	if !lab.udpReceived(t) {
+		t.Errorf("after the knock: a datagram to 4500/udp did not reach the listener")
+	}
+}
