@@ -199,18 +199,22 @@ func (c *doorCompiler) gate() *ruleset.Chain {
 	for _, p := range d.Protect {
 		port := ruleset.DPort{Proto: p.Proto, Port: p.Port}
 		note := func(role string) string { return fmt.Sprintf("door=%s port=%s role=%s", d.Name, p, role) }
+		mark := c.grantMark()
 		for _, f := range d.Families {
-			chain.Rules = append(chain.Rules, rule(note("grant"), port, ruleset.SAddrIn{Family: f, Set: GrantSet(d.Name, f)}, ruleset.Verdict{Kind: "return"}))
+			st := append([]ruleset.Stmt{port, ruleset.SAddrIn{Family: f, Set: GrantSet(d.Name, f)}}, mark...)
+			chain.Rules = append(chain.Rules, rule(note("grant"), append(st, ruleset.Verdict{Kind: "return"})...))
 		}
 		if d.Managed() {
 			// A pending knocker's packets wait in the monitor's queue until
 			// the service is up (or are dropped, with pending = "drop").
-			var held ruleset.Stmt = ruleset.Verdict{Kind: "drop"}
+			// The mark rides along: a released packet keeps it.
+			held := []ruleset.Stmt{ruleset.Verdict{Kind: "drop"}}
 			if d.Hold {
-				held = ruleset.Queue{Num: c.table.HoldQueue}
+				held = append(mark, ruleset.Queue{Num: c.table.HoldQueue})
 			}
 			for _, f := range d.Families {
-				chain.Rules = append(chain.Rules, rule(note("pending"), port, ruleset.SAddrIn{Family: f, Set: PendingSet(d.Name, f)}, held))
+				st := append([]ruleset.Stmt{port, ruleset.SAddrIn{Family: f, Set: PendingSet(d.Name, f)}}, held...)
+				chain.Rules = append(chain.Rules, rule(note("pending"), st...))
 			}
 		}
 		var closed ruleset.Stmt = ruleset.Verdict{Kind: "drop"}
@@ -241,6 +245,14 @@ func (c *doorCompiler) gate() *ruleset.Chain {
 // tcpRST is the TCP RST flag bit. A reset is never answered, so the
 // invalid-packet rule leaves resets alone.
 const tcpRST = 0x04
+
+// grantMark returns the statement that marks granted packets, or none.
+func (c *doorCompiler) grantMark() []ruleset.Stmt {
+	if c.table.GrantMark == 0 {
+		return nil
+	}
+	return []ruleset.Stmt{ruleset.MarkSet{Mark: c.table.GrantMark}}
+}
 
 // protocols returns the transport protocols a sequence uses, tcp first.
 func protocols(steps []Step) []ruleset.Proto {

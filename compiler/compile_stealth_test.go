@@ -80,9 +80,9 @@ func TestCompileStealthDrop(t *testing.T) {
 }
 
 // A managed door's pending knockers skip the redirect (their SYNs must reach
-// the hold queue).
-func TestCompileStealthManaged(t *testing.T) {
-	tab := mustCompile(t, door(`["7000"]`, "service = \"ssh.service\"\nfamilies = [\"ipv6\"]\n[table]\nanswer_port = 1\n"))
+// the hold queue); with grant_mark, granted and held packets carry the mark.
+func TestCompileStealthManagedAndMark(t *testing.T) {
+	tab := mustCompile(t, door(`["7000"]`, "service = \"ssh.service\"\nfamilies = [\"ipv6\"]\n[table]\ngrant_mark = 0x10\nanswer_port = 1\n"))
 	want := []string{
 		`iifname "lo" return comment "role=loopback"`,
 		`tcp dport 22 ip6 saddr @ssh_grant_v6 return comment "door=ssh port=22/tcp role=grant"`,
@@ -93,8 +93,8 @@ func TestCompileStealthManaged(t *testing.T) {
 		t.Errorf("stealth chain rules (-want +got):\n%s", diff)
 	}
 	want = []string{
-		`tcp dport 22 ip6 saddr @ssh_grant_v6 return comment "door=ssh port=22/tcp role=grant"`,
-		`tcp dport 22 ip6 saddr @ssh_pending_v6 queue num 4242 comment "door=ssh port=22/tcp role=pending"`,
+		`tcp dport 22 ip6 saddr @ssh_grant_v6 meta mark set 0x00000010 return comment "door=ssh port=22/tcp role=grant"`,
+		`tcp dport 22 ip6 saddr @ssh_pending_v6 meta mark set 0x00000010 queue num 4242 comment "door=ssh port=22/tcp role=pending"`,
 		`tcp dport 22 ct state invalid,untracked tcp flags ! rst update @stealth_tcp22_v6 { ip6 saddr } tcp dport set 1 return comment "door=ssh port=22/tcp role=invalid"`,
 		`tcp dport 22 reject with tcp reset comment "door=ssh port=22/tcp role=closed"`,
 	}
@@ -118,10 +118,10 @@ func TestCompileStealthLoopbackListed(t *testing.T) {
 }
 
 // TestSimStealth: a non-granted SYN to the protected port is redirected and
-// refused by the stack (never by netfilter); after the knock it passes and
-// is not redirected.
+// refused by the stack (never by netfilter); after the knock it passes,
+// marked when grant_mark is set, and is not redirected.
 func TestSimStealth(t *testing.T) {
-	tab := mustCompile(t, door(`["7000", "8000"]`, ""))
+	tab := mustCompile(t, door(`["7000", "8000"]`, "[table]\ngrant_mark = 0x4b\n"))
 	s := newSim(t, tab)
 	if got := s.sendAll(syn(client, 22)); got != "reject" || !s.Redirected {
 		t.Errorf("before knocking: SYN to 22 = %s (redirected %v), want reject by the stack after a redirect", got, s.Redirected)
@@ -133,7 +133,7 @@ func TestSimStealth(t *testing.T) {
 	if !s.Has("ssh_grant_v4", netip.MustParseAddr(client)) {
 		t.Fatal("the knock did not grant")
 	}
-	if got := s.sendAll(syn(client, 22)); got != "accept" || s.Redirected {
-		t.Errorf("granted: SYN to 22 = %s (redirected %v), want accept, not redirected", got, s.Redirected)
+	if got := s.sendAll(syn(client, 22)); got != "accept" || s.Redirected || s.Mark != 0x4b {
+		t.Errorf("granted: SYN to 22 = %s (redirected %v, mark %#x), want accept, not redirected, mark 0x4b", got, s.Redirected, s.Mark)
 	}
 }

@@ -12,7 +12,7 @@ var identRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 // ifaceRE is a Linux interface name, optionally ending in "*" for a prefix.
 var ifaceRE = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}\*?$`)
 
-var tableKeys = []string{"name", "priority", "log_group", "hold_queue", "closed", "interfaces", "answer_port"}
+var tableKeys = []string{"name", "priority", "log_group", "hold_queue", "closed", "interfaces", "answer_port", "grant_mark"}
 
 // loadTable decodes the [table] section over the defaults already in t.
 func (l *loader) loadTable(t *TableSpec, tf field) {
@@ -78,6 +78,10 @@ func (l *loader) loadTable(t *TableSpec, tf field) {
 			if n, ok := l.integer(f, 0, 65535); ok {
 				t.AnswerPort = uint16(n)
 				t.answerAt = f.at
+			}
+		case "grant_mark":
+			if n, ok := l.integer(f, 0, 0xffffffff); ok {
+				t.GrantMark = uint32(n)
 			}
 		default:
 			l.unknownKey(f, "[table]", tableKeys)

@@ -165,6 +165,10 @@ func TestParseErrors(t *testing.T) {
 			"knock.toml:5:15: table.answer_port = 70000 is out of range (allowed 0 to 65535)",
 		}},
 		{name: "answer_port is free", src: base + "[table]\nanswer_port = 1\n"},
+		{name: "grant_mark is a string", src: base + "[table]\ngrant_mark = \"0x10\"\n", want: []string{
+			"knock.toml:5:15: table.grant_mark must be an integer, not a string",
+		}},
+		{name: "grant_mark in hex", src: base + "[table]\ngrant_mark = 0x10\n"},
 		{name: "table closed is a boolean", src: base + "[table]\nclosed = true\n", want: []string{
 			"knock.toml:5:10: table.closed must be a string, not a boolean",
 		}},

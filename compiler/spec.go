@@ -23,6 +23,7 @@ type TableSpec struct {
 	Closed     string   // "reject" (answer like a closed port) or "drop"
 	Interfaces []string // only knocks arriving here count; empty: all but lo
 	AnswerPort uint16   // where non-granted packets go so the stack answers; 0: port 0
+	GrantMark  uint32   // packet mark set on granted packets; 0: none
 
 	answerAt func() Pos // where answer_port was written, nil when it was not
 }

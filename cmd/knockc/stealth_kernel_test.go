@@ -3,8 +3,12 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/knockc/knockc/internal/testenv/netns"
 )
@@ -40,4 +44,78 @@ func TestKernelAnswerPortInUse(t *testing.T) {
 	}
 	free := writeSpec(t, "[table]\nanswer_port = 5556\n[door.ssh]\nsequence = [\"7000\", \"8000\"]\nprotect = [\"22/tcp\"]\n")
 	mustRun(t, 0, "apply", "--netns", server.Path(), free)
+}
+
+// markFirewall is a host firewall that allows 22/tcp only for packets
+// carrying knockc's grant mark (README, "Living with your firewall").
+const markFirewall = `table inet host {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		ct state established,related accept
+		tcp dport 22 meta mark & 0x00000010 == 0x00000010 accept
+		tcp dport 22 drop
+	}
+}`
+
+// TestKernelGrantMarkFailsClosed: with grant_mark and a host firewall that
+// allows the protected port only for marked packets, deleting knockc's
+// table (nft delete table, a flush) closes the port to everyone, knockers
+// included, while an established session lives on. Without the mark rule
+// (the host firewall allowing 22/tcp outright) the same deletion opens the
+// port to everyone: fail open.
+func TestKernelGrantMarkFailsClosed(t *testing.T) {
+	server, client := newServerClient(t)
+	spec := writeSpec(t, "[table]\ngrant_mark = 0x10\n[door.ssh]\nsequence = [\"7000\", \"8000\"]\nprotect = [\"22/tcp\"]\n")
+	mustRun(t, 0, "apply", "--netns", server.Path(), spec)
+	if out, err := server.Exec("nft", markFirewall); err != nil {
+		t.Fatalf("host firewall: %v\n%s", err, out)
+	}
+	if got := client.Connect(client.ServerV4, 22, time.Second); got != netns.Refused {
+		t.Errorf("before knocking: connect to 22 = %s, want refused", got)
+	}
+	for _, p := range []uint16{7000, 8000} {
+		if err := client.KnockTCP(client.ServerV4, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := client.Dial(client.ServerV4, 22, time.Second)
+	if err != nil {
+		t.Fatalf("after knocking: dial 22 = %v, want a connection (the grant's mark lets it past the host firewall)", err)
+	}
+	defer conn.Close()
+	echo(t, conn, "before")
+
+	server.Run(t, "nft", "delete", "table", "inet", "knockc")
+	if got := client.Connect(client.ServerV4, 22, 500*time.Millisecond); got != netns.Timeout {
+		t.Errorf("no knockc table, mark rule: the knocker's new connect to 22 = %s, want timeout (closed)", got)
+	}
+	other, err := netns.Link(server, netns.New(t, "kcs"), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := other.Connect(other.ServerV4, 22, 500*time.Millisecond); got != netns.Timeout {
+		t.Errorf("no knockc table, mark rule: a stranger's connect to 22 = %s, want timeout (closed)", got)
+	}
+	echo(t, conn, "after the table was deleted")
+
+	// The same host firewall without the mark: the port falls open.
+	server.Run(t, "nft", "flush", "chain", "inet", "host", "input")
+	server.Run(t, "nft", "add", "rule", "inet", "host", "input", "tcp", "dport", "22", "accept")
+	if got := other.Connect(other.ServerV4, 22, time.Second); got != netns.Open {
+		t.Errorf("no knockc table, plain allow rule: a stranger's connect to 22 = %s; this setup fails open, the test expects it to", got)
+	}
+}
+
+// echo checks that an established session still carries data both ways.
+func echo(t *testing.T, conn net.Conn, when string) {
+	t.Helper()
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	msg := fmt.Sprintf("ping %s\n", when)
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatalf("%s: write on the established session: %v", when, err)
+	}
+	got, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || got != msg {
+		t.Fatalf("%s: echo on the established session = %q, %v; want %q", when, got, err, msg)
+	}
 }
