@@ -106,10 +106,11 @@ func Convert(file string, data []byte, opt Options) (*Result, error) {
 		events = append(events, e)
 	}
 	pair(events, w)
+	mergeFamilies(events, w)
 	out := &specOut{file: file, table: t}
 	names := map[string]bool{}
 	for _, e := range events {
-		if e.closes() {
+		if e.closes() || e.merged != nil {
 			continue
 		}
 		if e.meaning.None {
@@ -222,6 +223,43 @@ func pair(events []*event, w *warner) {
 			}
 		}
 		w.add(c.meaning.Line, "[%s] %s, which no section adds or starts: nothing to translate (a knockc door's close_sequence ends the knocker's grant, and the monitor stops a door's service after the last one)", c.Name, strings.Join(what, " and "))
+	}
+}
+
+// mergeFamilies folds a section into an earlier one with the same
+// sequence that opens the same ports for the other address family
+// (knockd's [openSSH] with iptables beside [openSSH6] with ip6tables): one
+// knockc door covers both families, and two doors could not share a
+// sequence or a port.
+func mergeFamilies(events []*event, w *warner) {
+	for i, a := range events {
+		if !a.opens() || a.merged != nil || a.Sequence == nil {
+			continue
+		}
+		for _, b := range events[i+1:] {
+			if !b.opens() || b.merged != nil || stepsValue(b.Sequence) != stepsValue(a.Sequence) {
+				continue
+			}
+			ap, au := a.meaning.undoKey(true)
+			bp, bu := b.meaning.undoKey(true)
+			af, bf := a.meaning.families(), b.meaning.families()
+			if ap != bp || au != bu || len(af) != 1 || len(bf) != 1 || af[0] == bf[0] {
+				continue
+			}
+			a.meaning.Parts = append(a.meaning.Parts, b.meaning.Parts...)
+			b.merged = a
+			a.also = append(a.also, b)
+			switch c := b.paired; {
+			case c == nil:
+			case a.paired == nil:
+				a.paired, c.paired = c, a
+			default:
+				a.also = append(a.also, c)
+				if stepsValue(c.Sequence) != stepsValue(a.paired.Sequence) {
+					w.add(c.Line, "[%s] closes what [%s] opens, folded into door of [%s]: a knockc door has one close_sequence for both families; took [%s]'s", c.Name, b.Name, a.Name, a.paired.Name)
+				}
+			}
+		}
 	}
 }
 

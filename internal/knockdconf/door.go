@@ -49,6 +49,9 @@ func (d *doorOut) add(key, value, comment string, above ...string) {
 // any) into a door, reporting what it cannot translate.
 func buildDoor(e *event, name string, w *warner) *doorOut {
 	d := &doorOut{name: name, section: e.Name, line: e.Line, from: fmt.Sprintf("[%s] (line %d)", e.Name, e.Line)}
+	for _, o := range e.also {
+		d.from += fmt.Sprintf(", [%s] (line %d)", o.Name, o.Line)
+	}
 	if e.paired != nil {
 		d.from += fmt.Sprintf(" and [%s] (line %d)", e.paired.Name, e.paired.Line)
 	}

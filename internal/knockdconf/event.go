@@ -31,6 +31,8 @@ type event struct {
 	meaning meaning  // what Start (and Start6) do
 	paired  *event   // the section that undoes this one's grant, or the one it undoes
 	resolve Services // port names
+	merged  *event   // the section this one was folded into (mergeFamilies)
+	also    []*event // the sections folded into this one
 }
 
 // meaning is what a section's start command (and start_command_6) does,
