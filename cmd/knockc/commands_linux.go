@@ -9,6 +9,7 @@ func kernelCommands() []*cli.Command {
 		planCommand(),
 		applyCommand(),
 		statusCommand(),
+		watchCommand(),
 		downCommand(),
 		monitorCommand(),
 		demoCommand(),

@@ -75,7 +75,7 @@ runs \fBknockc monitor --apply\fP: applies the spec at boot and runs the monitor
 // argKinds says what each command's arguments are, for completion.
 var argKinds = map[string]string{
 	"check": "spec", "render": "spec", "plan": "spec", "apply": "spec",
-	"status": "spec", "down": "spec", "monitor": "spec",
+	"status": "spec", "watch": "spec", "down": "spec", "monitor": "spec",
 	"import": "file", "knock": "host", "demo": "none",
 }
 

@@ -46,3 +46,8 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// WriteJSONLine writes v as one line of JSON (NDJSON), for streams.
+func WriteJSONLine(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
