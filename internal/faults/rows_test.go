@@ -72,7 +72,7 @@ var rows = []row{
 		},
 	},
 	{
-		name: "two knockc apply at once", settle: 3 * time.Second,
+		name: "two knockc apply at once", settle: 3 * time.Second, repaired: true,
 		fault: twoApplies,
 	},
 	{
