@@ -93,7 +93,7 @@ func tokSlice(t token.Token) []byte { return t[:] }
 
 // keepState writes a state file whose next token is the current slot's
 // first: a client that has kept its state for a while.
-func keepState(t *testing.T, path string, k *token.Key) {
+func keepState(t testing.TB, path string, k *token.Key) {
 	t.Helper()
 	line := fmt.Sprintf("knockc-token-state v1 door=%s name=%s next=%d:0\n", k.Door, k.Name, token.SlotOf(time.Now(), k.Slot))
 	if err := os.WriteFile(path, []byte(line), 0o600); err != nil {

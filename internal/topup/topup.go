@@ -140,7 +140,7 @@ func runOnce(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun boo
 	return out, nil
 }
 
-// tokenElementBytes is about what the kernel takes for one element of a
-// token set (a 16-byte key with timeout and expiration in an rhash set);
-// BenchmarkTokenMemory measures it.
-const tokenElementBytes = 128
+// tokenElementBytes is what the kernel takes for one element of a token
+// set (a 16-byte key with timeout and expiration in an rhash set): 93.5 B
+// measured by BenchmarkTokenMemory, in 96-byte slab objects.
+const tokenElementBytes = 96
