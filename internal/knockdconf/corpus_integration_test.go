@@ -373,7 +373,20 @@ func (r *corpusRun) kernel() {
 
 	var opens, closes, services []string
 	for _, d := range r.spec.Doors {
-		o, c, s := r.door(d, server, clients, &monOut)
+		var o, c, s string
+		for _, fam := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
+			if !d.HasFamily(fam) {
+				continue
+			}
+			fo, fc, fs := r.door(d, fam, server, clients, &monOut)
+			if o != "" {
+				fo, fc, fs = "/"+fo, "/"+fc, "/"+fs
+			}
+			o, c, s = o+fo, c+fc, s+fs
+			if strings.Contains(fo+fc+fs, "FAIL") {
+				break
+			}
+		}
 		opens, closes, services = append(opens, o), append(closes, c), append(services, s)
 	}
 	w.open, w.close, w.service = strings.Join(opens, ","), strings.Join(closes, ","), strings.Join(services, ",")
@@ -381,11 +394,11 @@ func (r *corpusRun) kernel() {
 
 // door knocks one door and checks that it opens for the knocker only and
 // closes again; it returns the open, close and service cells.
-func (r *corpusRun) door(d *compiler.Door, server *netns.NS, clients [2]*netns.Client, monOut *testenv.Buffer) (open, closed, service string) {
+func (r *corpusRun) door(d *compiler.Door, fam ruleset.Family, server *netns.NS, clients [2]*netns.Client, monOut *testenv.Buffer) (open, closed, service string) {
 	w := r.row
 	c, other := clients[0], clients[1]
 	dst, otherDst := c.ServerV4, other.ServerV4
-	if !d.HasFamily(ruleset.IPv4) {
+	if fam == ruleset.IPv6 {
 		dst, otherDst = c.ServerV6, other.ServerV6
 	}
 	ports := d.Protect
@@ -440,6 +453,9 @@ func (r *corpusRun) door(d *compiler.Door, server *netns.NS, clients [2]*netns.C
 		}
 	}
 	open = "ok " + how
+	if fam == ruleset.IPv6 {
+		open += " v6"
+	}
 	if d.Managed() {
 		if !running() {
 			w.fail("door %q: the service does not run after the knock", d.Name)
