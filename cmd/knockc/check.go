@@ -19,6 +19,11 @@ func checkCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// Token doors' key files are part of the spec: missing, or
+			// readable by others, is a problem at the key's position.
+			if _, err := compiler.TokenKeys(spec); err != nil {
+				return specError(c.App.ErrWriter, err)
+			}
 			t := compiler.Compile(spec)
 			warnInterfaces(c, spec.Table.Interfaces)
 			for _, w := range compiler.TableNameWarnings(spec) {

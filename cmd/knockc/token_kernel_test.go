@@ -1,0 +1,69 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tokenCLISpec is a token door with one-second slots, so a top-up is due
+// a second after an apply.
+const tokenCLISpec = `[door.ssh]
+protect = ["22/tcp"]
+[door.ssh.token]
+port     = 62201
+slot     = "1s"
+per_slot = 2
+lifetime = "30s"
+skew     = "30s"
+ahead    = "3m"
+keys     = { alice = "alice.key" }
+`
+
+// TestKernelTokenTopUpIsNoChange: keygen writes a key check accepts; a
+// top-up due is reported by plan and made by apply, but neither counts it
+// as a change for --detailed-exitcode; status says how long the door
+// opens without one; a key file others may read is refused at its spec
+// position by check and by the client.
+func TestKernelTokenTopUpIsNoChange(t *testing.T) {
+	ns := newKernelNS(t)
+	spec := writeSpec(t, tokenCLISpec)
+	key := filepath.Join(filepath.Dir(spec), "alice.key")
+	out := mustRun(t, 0, "keygen", "--spec", spec, "ssh", "alice")
+	mustContain(t, "keygen stdout", out, "Wrote "+key+" (mode 0600)", "knockc knock --key", "ProxyCommand")
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("keygen's key: %v, %v; want mode 0600", fi, err)
+	}
+	mustRun(t, 1, "keygen", "--spec", spec, "ssh", "alice") // never overwrites
+	mustRun(t, 0, "check", spec)
+	out = mustRun(t, 0, "apply", "--netns", ns.Path(), spec)
+	mustContain(t, "first apply", out, "Apply complete!", "Tokens of door ssh key alice: 0 unspent, added ")
+
+	time.Sleep(1100 * time.Millisecond)
+	out = mustRun(t, 0, "plan", "--detailed-exitcode", "--netns", ns.Path(), spec)
+	mustContain(t, "plan with a top-up due", out, "No changes.", "apply would add ")
+	if regexp.MustCompile(`apply would add 0;`).MatchString(out) {
+		t.Errorf("plan a second after apply shows no top-up due:\n%s", out)
+	}
+	out = mustRun(t, 0, "apply", "--detailed-exitcode", "--netns", ns.Path(), spec)
+	mustContain(t, "apply of a top-up", out, ", added ")
+	out = mustRun(t, 0, "status", "--netns", ns.Path(), spec)
+	mustContain(t, "status", out, "Tokens of door ssh key alice: ", "opens without a top-up until ")
+
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "check", spec)
+	if code != 1 || !strings.Contains(errOut, spec+":10:14:") || !strings.Contains(errOut, "chmod 600") {
+		t.Errorf("check with a key others may read = %d, stderr:\n%s\nwant exit 1 at %s:10:14 naming chmod 600", code, errOut, spec)
+	}
+	code, _, errOut = runCLI(t, "knock", "--key", key, "198.18.0.1", "ssh")
+	if code != 1 || !strings.Contains(errOut, "others may read it") {
+		t.Errorf("knock --key with a key others may read = %d, stderr:\n%s", code, errOut)
+	}
+}
