@@ -52,6 +52,7 @@ const markFirewall = `table inet host {
 	chain input {
 		type filter hook input priority filter; policy accept;
 		ct state established,related accept
+		iifname "lo" accept
 		tcp dport 22 meta mark & 0x00000010 == 0x00000010 accept
 		tcp dport 22 drop
 	}
