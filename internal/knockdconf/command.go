@@ -723,7 +723,12 @@ func parseNft(words []string, resolve Services) (*grant, error) {
 		return nil, fmt.Errorf("changes an nft %s, not a rule or a set element", obj)
 	}
 	if !g.Insert {
-		return nil, errors.New("deletes a rule by its handle, which does not say what the rule was")
+		if len(expr) > 0 && expr[0] == "handle" {
+			return nil, errors.New("deletes a rule by its handle, which does not say what the rule was")
+		}
+		// nft itself wants a handle here, but the rule written out says
+		// which grant it meant to take back.
+		g.Notes = append(g.Notes, "nft deletes a rule only by its handle; read as the undo of the rule it writes out")
 	}
 	switch strings.ToLower(name) {
 	case "forward", "output", "prerouting", "postrouting":
@@ -872,9 +877,14 @@ func parseIPSet(words []string, resolve Services) (*grant, error) {
 	if path.Base(words[0]) != "ipset" {
 		return nil, errNotMine
 	}
-	args := words[1:]
-	for len(args) > 0 && (args[0] == "-exist" || args[0] == "-!" || args[0] == "-q" || args[0] == "-quiet") {
-		args = args[1:]
+	var args []string
+	for _, a := range words[1:] {
+		switch a {
+		case "-exist", "-!", "-q", "-quiet":
+			// "ipset add SET -exist IP" puts options anywhere
+		default:
+			args = append(args, a)
+		}
 	}
 	if len(args) < 3 {
 		return nil, errors.New("changes no set entry")

@@ -74,6 +74,9 @@ func TestInterpretCommand(t *testing.T) {
 		{"nft element numbered", `nft add element ip filter allow_2222 '{ %IP% }'`, "grant [ipv4] 2222/tcp"},
 		{"nft element delete", `nft delete element ip filter allow_2222 '{ %IP% }'`, "revoke [ipv4] 2222/tcp"},
 		{"nft element unknown set", `nft add element inet filter friends '{ %IP% }'`, `refused: adds the knocker to set "friends"`},
+		{"nft delete rule by text", "nft delete rule inet filter input tcp dport 22 ip saddr %IP% accept", "revoke [ipv4] 22/tcp (nft deletes a rule only by its handle"},
+		{"nft delete rule by handle", "nft delete rule inet filter input handle 7", "refused: deletes a rule by its handle"},
+		{"ipset -exist after the set", "/sbin/ipset add sshd -exist %IP%", "grant [ipv4] 22/tcp"},
 		{"nft forward", "nft add rule inet filter forward ip saddr %IP% tcp dport 22 accept", `refused: changes chain "forward"`},
 		// ipset, and commands handed to a shell
 		{"ipset", "ipset add ssh_knock %IP% timeout 120", "grant [ipv4] 22/tcp for 120s (took the port of ipset \"ssh_knock\" from its name)"},
