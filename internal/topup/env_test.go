@@ -23,7 +23,7 @@ import (
 // tokenEnv is a server namespace with a token door applied and topped up,
 // and a client namespace linked to it, holding the door's key.
 type tokenEnv struct {
-	t      *testing.T
+	t      testing.TB
 	server *netns.NS
 	client *netns.Client
 	conn   *nftkernel.Conn
@@ -50,7 +50,7 @@ keys = { alice = "alice.key", bob = "bob.key" }
 `, tokenPort, extra)
 }
 
-func newTokenEnv(t *testing.T, extra string) *tokenEnv {
+func newTokenEnv(t testing.TB, extra string) *tokenEnv {
 	t.Helper()
 	netns.RequireRoot(t, "ip")
 	server := netns.New(t, "kctsrv")
