@@ -10,6 +10,7 @@ func kernelCommands() []*cli.Command {
 		applyCommand(),
 		statusCommand(),
 		watchCommand(),
+		traceCommand(),
 		downCommand(),
 		monitorCommand(),
 		demoCommand(),

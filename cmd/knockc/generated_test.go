@@ -76,7 +76,7 @@ runs \fBknockc monitor --apply\fP: applies the spec at boot and runs the monitor
 var argKinds = map[string]string{
 	"check": "spec", "render": "spec", "plan": "spec", "apply": "spec",
 	"status": "spec", "watch": "spec", "down": "spec", "monitor": "spec",
-	"import": "file", "knock": "host", "demo": "none",
+	"import": "file", "knock": "host", "trace": "host", "demo": "none",
 }
 
 // flagValues are the completions of flags that take one of a few words.

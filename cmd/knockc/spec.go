@@ -45,6 +45,23 @@ func loadSpec(c *cli.Context, allowDefault bool) (*compiler.Spec, error) {
 	return parsed(c, "examples/"+examples.Default, data)
 }
 
+// loadSpecPath loads the spec at path ("-": stdin), for commands whose
+// spec is not their first argument.
+func loadSpecPath(c *cli.Context, path string) (*compiler.Spec, error) {
+	if path == "-" {
+		data, err := io.ReadAll(c.App.Reader)
+		if err != nil {
+			return nil, fail(fmt.Errorf("read spec from stdin: %w", err))
+		}
+		return parsed(c, stdinName, data)
+	}
+	spec, err := compiler.Load(path)
+	if err != nil {
+		return nil, specError(c.App.ErrWriter, err)
+	}
+	return spec, nil
+}
+
 func parsed(c *cli.Context, name string, data []byte) (*compiler.Spec, error) {
 	spec, err := compiler.Parse(name, data)
 	if err != nil {
