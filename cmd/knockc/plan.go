@@ -60,15 +60,9 @@ func planCommand() *cli.Command {
 	}
 }
 
-// readState loads the spec, compiles it, reads the present table and
-// plans the difference.
-func readState(c *cli.Context) (want, have *ruleset.Table, plan *ruleset.Plan, conn *nftkernel.Conn, err error) {
-	_, _, want, have, plan, conn, err = readStateKeys(c)
-	return want, have, plan, conn, err
-}
-
-// readStateKeys is readState that also returns the spec and the key files
-// of its token doors, read before the kernel is.
+// readStateKeys loads the spec and the key files of its token doors (read
+// before the kernel is), compiles it, reads the present table and plans
+// the difference.
 func readStateKeys(c *cli.Context) (spec *compiler.Spec, keys topup.Keys, want, have *ruleset.Table, plan *ruleset.Plan, conn *nftkernel.Conn, err error) {
 	fail7 := func(err error) (*compiler.Spec, topup.Keys, *ruleset.Table, *ruleset.Table, *ruleset.Plan, *nftkernel.Conn, error) {
 		return nil, nil, nil, nil, nil, nil, err
