@@ -11,7 +11,7 @@ import (
 func Compile(spec *Spec) *ruleset.Table {
 	t := &ruleset.Table{Name: spec.Table.Name}
 	input := &ruleset.Chain{Name: InputChain, Hook: &ruleset.Hook{
-		Type: "filter", Hook: "input", Priority: spec.Table.Priority, Policy: "accept",
+		Type: ruleset.ChainFilter, Hook: ruleset.HookInput, Priority: spec.Table.Priority, Policy: ruleset.PolicyAccept,
 	}}
 	input.Rules = inputRules(spec.Table)
 	doors := &ruleset.Chain{Name: DoorsChain}
@@ -34,7 +34,7 @@ func Compile(spec *Spec) *ruleset.Table {
 			t.Chains = append(t.Chains, chain)
 		}
 		gate := c.gate()
-		input.Rules = append(input.Rules, rule(fmt.Sprintf("door=%s role=gate", d.Name), ruleset.Verdict{Kind: "jump", Chain: gate.Name}))
+		input.Rules = append(input.Rules, rule(fmt.Sprintf("door=%s role=gate", d.Name), ruleset.Verdict{Kind: ruleset.VerdictJump, Chain: gate.Name}))
 		gates = append(gates, gate)
 	}
 	t.Chains = append(t.Chains, gates...)
@@ -54,12 +54,12 @@ func Compile(spec *Spec) *ruleset.Table {
 // ports are closed (docs/stealth.md, "Gate everywhere").
 func inputRules(ts TableSpec) []*ruleset.Rule {
 	rules := []*ruleset.Rule{
-		rule("role=established", ruleset.CTState{States: []string{"established", "related"}}, ruleset.Verdict{Kind: "accept"}),
+		rule("role=established", ruleset.CTState{States: []string{"established", "related"}}, ruleset.Verdict{Kind: ruleset.VerdictAccept}),
 	}
 	if !ts.ListsLoopback() {
-		rules = append(rules, rule("role=loopback", ruleset.IIFName{Name: "lo"}, ruleset.Verdict{Kind: "accept"}))
+		rules = append(rules, rule("role=loopback", ruleset.IIFName{Name: "lo"}, ruleset.Verdict{Kind: ruleset.VerdictAccept}))
 	}
-	jump := ruleset.Verdict{Kind: "jump", Chain: DoorsChain}
+	jump := ruleset.Verdict{Kind: ruleset.VerdictJump, Chain: DoorsChain}
 	if len(ts.Interfaces) == 0 {
 		return append(rules, rule("role=doors", jump))
 	}
@@ -92,7 +92,7 @@ func (c *doorCompiler) newSet(s *ruleset.Set) string {
 // another are dropped first, so one packet jumps at most once.
 func (c *doorCompiler) jumps(chain string) []*ruleset.Rule {
 	comment := fmt.Sprintf("door=%s role=knock", c.door.Name)
-	jump := ruleset.Verdict{Kind: "jump", Chain: chain}
+	jump := ruleset.Verdict{Kind: ruleset.VerdictJump, Chain: chain}
 	if len(c.door.AllowFrom) == 0 {
 		return []*ruleset.Rule{rule(comment, jump)}
 	}

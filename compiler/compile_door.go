@@ -79,7 +79,7 @@ func (c *doorCompiler) sequence(s Seq) *ruleset.Chain {
 	note := func(k int, role string) string {
 		return fmt.Sprintf("door=%s seq=%s step=%d role=%s", d.Name, s, k, role)
 	}
-	ret := ruleset.Verdict{Kind: "return"}
+	ret := ruleset.Verdict{Kind: ruleset.VerdictReturn}
 
 	// Steps n down to 2: the source must hold step k-1 (and the window).
 	for k := n; k >= 2; k-- {
@@ -202,13 +202,13 @@ func (c *doorCompiler) gate() *ruleset.Chain {
 		mark := c.grantMark()
 		for _, f := range d.Families {
 			st := append([]ruleset.Stmt{port, ruleset.SAddrIn{Family: f, Set: GrantSet(d.Name, f)}}, mark...)
-			chain.Rules = append(chain.Rules, rule(note("grant"), append(st, ruleset.Verdict{Kind: "return"})...))
+			chain.Rules = append(chain.Rules, rule(note("grant"), append(st, ruleset.Verdict{Kind: ruleset.VerdictReturn})...))
 		}
 		if d.Managed() {
 			// A pending knocker's packets wait in the monitor's queue until
 			// the service is up (or are dropped, with pending = "drop").
 			// The mark rides along: a released packet keeps it.
-			held := []ruleset.Stmt{ruleset.Verdict{Kind: "drop"}}
+			held := []ruleset.Stmt{ruleset.Verdict{Kind: ruleset.VerdictDrop}}
 			if d.Hold {
 				held = append(mark, ruleset.Queue{Num: c.table.HoldQueue})
 			}
@@ -217,7 +217,7 @@ func (c *doorCompiler) gate() *ruleset.Chain {
 				chain.Rules = append(chain.Rules, rule(note("pending"), st...))
 			}
 		}
-		var closed ruleset.Stmt = ruleset.Verdict{Kind: "drop"}
+		var closed ruleset.Stmt = ruleset.Verdict{Kind: ruleset.VerdictDrop}
 		if c.table.Closed == "reject" {
 			closed = ruleset.Reject{TCPReset: p.Proto == ruleset.TCP}
 			if p.Proto == ruleset.TCP {
@@ -230,7 +230,7 @@ func (c *doorCompiler) gate() *ruleset.Chain {
 						ruleset.TCPFlags{Flags: 0, Mask: tcpRST},
 						ruleset.SetSAddr{Op: ruleset.OpUpdate, Set: StealthSet(p.Port, f), Family: f},
 						ruleset.SetPort{Port: c.table.AnswerPort},
-						ruleset.Verdict{Kind: "return"}))
+						ruleset.Verdict{Kind: ruleset.VerdictReturn}))
 				}
 			}
 		}

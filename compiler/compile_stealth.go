@@ -38,7 +38,7 @@ func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain) {
 	out := &ruleset.Chain{Name: StealthOutChain, Hook: &ruleset.Hook{
 		Type: "filter", Hook: "output", Priority: ts.Priority, Policy: "accept",
 	}}
-	ret := ruleset.Verdict{Kind: "return"}
+	ret := ruleset.Verdict{Kind: ruleset.VerdictReturn}
 	if !ts.ListsLoopback() {
 		nat.Rules = append(nat.Rules, rule("role=loopback", ruleset.IIFName{Name: "lo"}, ret))
 	}

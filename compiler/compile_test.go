@@ -233,7 +233,7 @@ func TestCompileAdvanceEndsInReturn(t *testing.T) {
 				}
 				for _, r := range c.Rules {
 					last := r.Stmts[len(r.Stmts)-1]
-					returns := last == ruleset.Verdict{Kind: "return"}
+					returns := last == ruleset.Verdict{Kind: ruleset.VerdictReturn}
 					switch {
 					case strings.Contains(r.Comment, "role=advance"), strings.Contains(r.Comment, "role=repeat"):
 						if !returns {

@@ -64,7 +64,7 @@ func (c *doorCompiler) tokenChain() *ruleset.Chain {
 				ruleset.SetPayload{Op: ruleset.OpDelete, Set: set, Field: field},
 			}
 			st = append(st, c.outcome(Open, f)...)
-			st = append(st, ruleset.Log{Prefix: TokenLogPrefix(d.Name, k.Name), Group: c.table.LogGroup}, ruleset.Verdict{Kind: "return"})
+			st = append(st, ruleset.Log{Prefix: TokenLogPrefix(d.Name, k.Name), Group: c.table.LogGroup}, ruleset.Verdict{Kind: ruleset.VerdictReturn})
 			chain.Rules = append(chain.Rules, rule(fmt.Sprintf("door=%s key=%s role=token", d.Name, k.Name), st...))
 		}
 	}

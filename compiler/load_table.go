@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/knockc/knockc/ruleset"
 )
 
 // identRE is what knockc allows as an nftables table name.
@@ -89,9 +91,6 @@ func (l *loader) loadTable(t *TableSpec, tf field) {
 	}
 }
 
-// namedPriorities are the standard names a priority may be written with.
-var namedPriorities = map[string]int{"raw": -300, "mangle": -150, "filter": 0, "security": 50}
-
 // priority decodes table.priority: an integer, or a name with an optional
 // offset ("mangle + 10"). It must come after conntrack (-200), or knockc
 // could not let established sessions through.
@@ -108,13 +107,13 @@ func (l *loader) priority(t *TableSpec, f field) {
 				sign = -1
 			}
 		}
-		base, ok := namedPriorities[name]
+		base, ok := ruleset.NamedPriority(ruleset.HookInput, name)
 		o, err := strconv.ParseInt(off, 10, 32)
 		if off == "" {
 			o, err = 0, nil
 		}
 		if !ok || err != nil {
-			l.errs.add(f.at(), "table.priority = %q: write an integer or a name (raw, mangle, filter, security) with an optional offset such as \"mangle + 10\"", v)
+			l.errs.add(f.at(), "table.priority = %q: write an integer or a name (%s) with an optional offset such as \"mangle + 10\"", v, strings.Join(ruleset.PriorityNames(ruleset.HookInput), ", "))
 			return
 		}
 		n = int64(base) + sign*o

@@ -28,10 +28,10 @@ func (a Action) Marker() string {
 
 // Change is what a plan does to one object of knockc's table.
 type Change struct {
-	Action Action   `json:"action"`
-	Kind   string   `json:"kind"` // "table", "set" or "chain"
-	Name   string   `json:"name"`
-	Lines  []string `json:"lines,omitempty"` // nft text, each line marked "+ ", "- " or "  "
+	Action Action     `json:"action"`
+	Kind   ObjectKind `json:"kind"` // table, set or chain
+	Name   string     `json:"name"`
+	Lines  []string   `json:"lines,omitempty"` // nft text, each line marked "+ ", "- " or "  "
 	// Resets is how many live elements (knocks in progress, grants) the
 	// change throws away: a set whose definition changed must be recreated.
 	Resets int `json:"resets,omitempty"`
@@ -59,38 +59,38 @@ func Diff(want, have *Table) *Plan {
 	}
 	if have == nil {
 		have = &Table{Name: want.Name}
-		p.add(Change{Action: Create, Kind: "table", Name: want.Name})
+		p.add(Change{Action: Create, Kind: KindTable, Name: want.Name})
 	}
 	if want == nil {
 		want = &Table{Name: have.Name}
-		defer p.add(Change{Action: Destroy, Kind: "table", Name: have.Name})
+		defer p.add(Change{Action: Destroy, Kind: KindTable, Name: have.Name})
 	}
 	for _, w := range want.Sets {
 		h := have.Set(w.Name)
 		switch {
 		case h == nil:
-			p.add(Change{Action: Create, Kind: "set", Name: w.Name, Lines: mark("+ ", w.Block(""))})
+			p.add(Change{Action: Create, Kind: KindSet, Name: w.Name, Lines: mark("+ ", w.Block(""))})
 		case !w.SameDefinition(h):
-			p.add(Change{Action: Update, Kind: "set", Name: w.Name, Lines: lineDiff(h.Block(""), w.Block("")), Resets: len(h.Elements)})
+			p.add(Change{Action: Update, Kind: KindSet, Name: w.Name, Lines: lineDiff(h.Block(""), w.Block("")), Resets: len(h.Elements)})
 		}
 	}
 	for _, h := range have.Sets {
 		if want.Set(h.Name) == nil {
-			p.add(Change{Action: Destroy, Kind: "set", Name: h.Name, Lines: mark("- ", h.Block("")), Resets: len(h.Elements)})
+			p.add(Change{Action: Destroy, Kind: KindSet, Name: h.Name, Lines: mark("- ", h.Block("")), Resets: len(h.Elements)})
 		}
 	}
 	for _, w := range want.Chains {
 		h := have.Chain(w.Name)
 		switch {
 		case h == nil:
-			p.add(Change{Action: Create, Kind: "chain", Name: w.Name, Lines: mark("+ ", w.Block(""))})
+			p.add(Change{Action: Create, Kind: KindChain, Name: w.Name, Lines: mark("+ ", w.Block(""))})
 		case w.Block("") != h.Block(""):
-			p.add(Change{Action: Update, Kind: "chain", Name: w.Name, Lines: lineDiff(h.Block(""), w.Block(""))})
+			p.add(Change{Action: Update, Kind: KindChain, Name: w.Name, Lines: lineDiff(h.Block(""), w.Block(""))})
 		}
 	}
 	for _, h := range have.Chains {
 		if want.Chain(h.Name) == nil {
-			p.add(Change{Action: Destroy, Kind: "chain", Name: h.Name, Lines: mark("- ", h.Block(""))})
+			p.add(Change{Action: Destroy, Kind: KindChain, Name: h.Name, Lines: mark("- ", h.Block(""))})
 		}
 	}
 	return p
@@ -142,7 +142,7 @@ func (p *Plan) String() string {
 	for _, c := range p.Changes {
 		fmt.Fprintf(&b, "%s %s %s", c.Action.Marker(), c.Kind, c.Name)
 		switch {
-		case c.Action == Update && c.Kind == "set":
+		case c.Action == Update && c.Kind == KindSet:
 			fmt.Fprintf(&b, " (must be recreated: resets %d live %s)", c.Resets, plural(c.Resets, "entry", "entries"))
 		case c.Action == Destroy && c.Resets > 0:
 			fmt.Fprintf(&b, " (drops %d live %s)", c.Resets, plural(c.Resets, "entry", "entries"))

@@ -69,7 +69,7 @@ func TestDiff(t *testing.T) {
 			}
 			var markers []string
 			for _, c := range p.Changes {
-				markers = append(markers, c.Action.Marker()+" "+c.Kind+" "+c.Name)
+				markers = append(markers, c.Action.Marker()+" "+string(c.Kind)+" "+c.Name)
 			}
 			if diff := cmp.Diff(tc.markers, markers); diff != "" {
 				t.Errorf("Diff() changes (-want +got):\n%s", diff)

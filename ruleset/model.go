@@ -105,10 +105,10 @@ type Chain struct {
 
 // Hook makes a chain a base chain: where in the stack it runs.
 type Hook struct {
-	Type     string // "filter"
-	Hook     string // "input"
+	Type     ChainType
+	Hook     HookPoint
 	Priority int
-	Policy   string // "accept" or "drop"
+	Policy   Policy
 }
 
 // Rule is an ordered list of statements and a comment that names the

@@ -2,7 +2,6 @@ package ruleset
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -71,43 +70,6 @@ func (c *Chain) Block(indent string) string {
 // String renders the hook line: "type filter hook input priority mangle; policy accept;".
 func (h *Hook) String() string {
 	return fmt.Sprintf("type %s hook %s priority %s; policy %s;", h.Type, h.Hook, PriorityName(h.Hook, h.Priority), h.Policy)
-}
-
-// standardPriorities are nft's named hook priorities for the inet family.
-var standardPriorities = []struct {
-	name  string
-	value int
-	hook  string // the only hook the name is valid for, if any
-}{
-	{"raw", -300, ""},
-	{"mangle", -150, ""},
-	{"dstnat", -100, "prerouting"},
-	{"filter", 0, ""},
-	{"security", 50, ""},
-	{"srcnat", 100, "postrouting"},
-}
-
-// PriorityName renders a priority as nft does: a standard name when the
-// value is within 10 of one ("mangle", "mangle + 10", "filter - 5"),
-// otherwise the number.
-func PriorityName(hook string, prio int) string {
-	for _, sp := range standardPriorities {
-		off := prio - sp.value
-		if off < -10 || off > 10 {
-			continue
-		}
-		if sp.hook != "" && sp.hook != hook {
-			break
-		}
-		switch {
-		case off > 0:
-			return fmt.Sprintf("%s + %d", sp.name, off)
-		case off < 0:
-			return fmt.Sprintf("%s - %d", sp.name, -off)
-		}
-		return sp.name
-	}
-	return strconv.Itoa(prio)
 }
 
 // FormatDuration renders d as nft does: "1d2h3m4s500ms", largest unit first,

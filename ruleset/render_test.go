@@ -30,7 +30,7 @@ func TestPriorityName(t *testing.T) {
 		{"input", 7, "filter + 7"}, {"input", -400, "-400"}, {"input", -100, "-100"},
 		{"prerouting", -100, "dstnat"},
 	} {
-		if got := PriorityName(tc.hook, tc.prio); got != tc.want {
+		if got := PriorityName(HookPoint(tc.hook), tc.prio); got != tc.want {
 			t.Errorf("PriorityName(%q, %d) = %q, want %q", tc.hook, tc.prio, got, tc.want)
 		}
 	}

@@ -76,17 +76,6 @@ const (
 	OpDelete
 )
 
-// String returns the nft keyword of op.
-func (op SetOp) String() string {
-	switch op {
-	case OpUpdate:
-		return "update"
-	case OpDelete:
-		return "delete"
-	}
-	return "add"
-}
-
 // SetSAddr adds, updates or deletes the packet's source address in a set.
 type SetSAddr struct {
 	Op     SetOp
@@ -102,7 +91,7 @@ type Log struct {
 
 // Verdict ends (or diverts) evaluation: accept, drop, return, jump or goto.
 type Verdict struct {
-	Kind  string
+	Kind  VerdictKind
 	Chain string // for jump and goto
 }
 
@@ -244,9 +233,9 @@ func (s Log) String() string { return fmt.Sprintf("log prefix %q group %d", s.Pr
 
 func (s Verdict) String() string {
 	if s.Chain != "" {
-		return s.Kind + " " + s.Chain
+		return string(s.Kind) + " " + s.Chain
 	}
-	return s.Kind
+	return string(s.Kind)
 }
 
 func (s Reject) String() string {

@@ -111,7 +111,7 @@ func NewMemory(t *ruleset.Table) Memory {
 func NewPlan(p *ruleset.Plan, want *ruleset.Table) *Plan {
 	v := &Plan{FormatVersion: FormatVersion, Table: p.Table, Changes: []Change{}, Memory: NewMemory(want)}
 	for _, c := range p.Changes {
-		ch := Change{Kind: c.Kind, Name: c.Name, Lines: c.Lines, Resets: c.Resets}
+		ch := Change{Kind: string(c.Kind), Name: c.Name, Lines: c.Lines, Resets: c.Resets}
 		if ch.Lines == nil {
 			ch.Lines = []string{}
 		}

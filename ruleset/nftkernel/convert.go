@@ -64,21 +64,16 @@ func ChainObj(tbl *nftables.Table, c *ruleset.Chain) (*nftables.Chain, error) {
 	if h == nil {
 		return ch, nil
 	}
-	typ, ok := chainTypes[h.Type]
+	typ, ok := chainTypes.kernel(h.Type)
 	if !ok {
 		return nil, fmt.Errorf("chain %q: unknown chain type %q", c.Name, h.Type)
 	}
-	num, ok := baseChainHooks[h.Hook]
-	if !ok {
+	num, ok := hooks.kernel(h.Hook)
+	if !ok || h.Hook == ruleset.HookIngress { // ingress needs a device
 		return nil, fmt.Errorf("chain %q: unknown hook %q", c.Name, h.Hook)
 	}
-	var policy nftables.ChainPolicy
-	switch h.Policy {
-	case "accept":
-		policy = nftables.ChainPolicyAccept
-	case "drop":
-		policy = nftables.ChainPolicyDrop
-	default:
+	policy, ok := policies.kernel(h.Policy)
+	if !ok {
 		return nil, fmt.Errorf("chain %q: unknown policy %q", c.Name, h.Policy)
 	}
 	if h.Priority < math.MinInt32 || h.Priority > math.MaxInt32 {
@@ -504,22 +499,11 @@ func (b *builder) setSAddr(s ruleset.SetSAddr) error {
 }
 
 func (b *builder) verdict(s ruleset.Verdict) error {
-	var kind expr.VerdictKind
-	withChain := false
-	switch s.Kind {
-	case "accept":
-		kind = expr.VerdictAccept
-	case "drop":
-		kind = expr.VerdictDrop
-	case "return":
-		kind = expr.VerdictReturn
-	case "jump":
-		kind, withChain = expr.VerdictJump, true
-	case "goto":
-		kind, withChain = expr.VerdictGoto, true
-	default:
+	kind, ok := verdicts.kernel(s.Kind)
+	if !ok {
 		return fmt.Errorf("verdict %q: unknown", s.Kind)
 	}
+	withChain := s.Kind.TakesChain()
 	if withChain != (s.Chain != "") {
 		if withChain {
 			return fmt.Errorf("verdict %q: needs a chain", s)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/google/nftables/expr"
-	"golang.org/x/sys/unix"
 
 	"github.com/knockc/knockc/ruleset"
 )
@@ -72,29 +71,14 @@ func (b *builder) setPayload(s ruleset.SetPayload) error {
 
 // dynsetOp returns the kernel's dynset operation for op.
 func dynsetOp(op ruleset.SetOp) (uint32, error) {
-	switch op {
-	case ruleset.OpAdd:
-		return unix.NFT_DYNSET_OP_ADD, nil
-	case ruleset.OpUpdate:
-		return unix.NFT_DYNSET_OP_UPDATE, nil
-	case ruleset.OpDelete:
-		return opDelete, nil
+	if k, ok := setOps.kernel(op); ok {
+		return k, nil
 	}
 	return 0, fmt.Errorf("set operation %d: unknown", op)
 }
 
 // parseSetOp is the inverse of dynsetOp.
-func parseSetOp(op uint32) (ruleset.SetOp, bool) {
-	switch op {
-	case unix.NFT_DYNSET_OP_ADD:
-		return ruleset.OpAdd, true
-	case unix.NFT_DYNSET_OP_UPDATE:
-		return ruleset.OpUpdate, true
-	case opDelete:
-		return ruleset.OpDelete, true
-	}
-	return 0, false
-}
+func parseSetOp(op uint32) (ruleset.SetOp, bool) { return setOps.model(op) }
 
 // payloadStmt matches a lookup or dynset keyed by a raw transport-header
 // field of whole bytes: PayloadIn or SetPayload.

@@ -219,41 +219,24 @@ func payloadBaseName(b expr.PayloadBase) string {
 }
 
 func dynsetOpName(op uint32) string {
-	switch op {
-	case unix.NFT_DYNSET_OP_ADD:
-		return "add"
-	case unix.NFT_DYNSET_OP_UPDATE:
-		return "update"
-	case opDelete:
-		return "delete"
+	if m, ok := setOps.model(op); ok {
+		return m.String()
 	}
 	return fmt.Sprintf("op-%d", op)
 }
 
+// kernelVerdicts are the verdicts knockc never writes, named for a dump.
+var kernelVerdicts = map[expr.VerdictKind]string{
+	expr.VerdictBreak: "break", expr.VerdictContinue: "continue", expr.VerdictStolen: "stolen",
+	expr.VerdictQueue: "queue", expr.VerdictRepeat: "repeat", expr.VerdictStop: "stop",
+}
+
 func verdictName(k expr.VerdictKind) string {
-	switch k {
-	case expr.VerdictReturn:
-		return "return"
-	case expr.VerdictGoto:
-		return "goto"
-	case expr.VerdictJump:
-		return "jump"
-	case expr.VerdictBreak:
-		return "break"
-	case expr.VerdictContinue:
-		return "continue"
-	case expr.VerdictDrop:
-		return "drop"
-	case expr.VerdictAccept:
-		return "accept"
-	case expr.VerdictStolen:
-		return "stolen"
-	case expr.VerdictQueue:
-		return "queue"
-	case expr.VerdictRepeat:
-		return "repeat"
-	case expr.VerdictStop:
-		return "stop"
+	if m, ok := verdicts.model(k); ok {
+		return string(m)
+	}
+	if name, ok := kernelVerdicts[k]; ok {
+		return name
 	}
 	return fmt.Sprintf("verdict-%d", k)
 }

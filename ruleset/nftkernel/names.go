@@ -23,24 +23,73 @@ var ctStates = []struct {
 	{"untracked", expr.CtStateBitUNTRACKED},
 }
 
-// hookNames are the inet hook names indexed by hook number.
-var hookNames = []string{"prerouting", "input", "forward", "output", "postrouting", "ingress"}
+// mapping is one table between a model word and the kernel's value for
+// it: the encoder reads it one way, the parser and the dump the other.
+type mapping[M, K comparable] []struct {
+	model  M
+	kernel K
+}
 
-// baseChainHooks are the hooks a base chain of an inet table can use without
-// naming a device.
-var baseChainHooks = map[string]nftables.ChainHook{
-	"prerouting":  unix.NF_INET_PRE_ROUTING,
-	"input":       unix.NF_INET_LOCAL_IN,
-	"forward":     unix.NF_INET_FORWARD,
-	"output":      unix.NF_INET_LOCAL_OUT,
-	"postrouting": unix.NF_INET_POST_ROUTING,
+// kernel returns the kernel's value for m.
+func (t mapping[M, K]) kernel(m M) (K, bool) {
+	for _, e := range t {
+		if e.model == m {
+			return e.kernel, true
+		}
+	}
+	var zero K
+	return zero, false
+}
+
+// model returns the model's word for the kernel's value k.
+func (t mapping[M, K]) model(k K) (M, bool) {
+	for _, e := range t {
+		if e.kernel == k {
+			return e.model, true
+		}
+	}
+	var zero M
+	return zero, false
+}
+
+// verdicts are the verdicts a rule of knockc may end in.
+var verdicts = mapping[ruleset.VerdictKind, expr.VerdictKind]{
+	{ruleset.VerdictAccept, expr.VerdictAccept},
+	{ruleset.VerdictDrop, expr.VerdictDrop},
+	{ruleset.VerdictReturn, expr.VerdictReturn},
+	{ruleset.VerdictJump, expr.VerdictJump},
+	{ruleset.VerdictGoto, expr.VerdictGoto},
+}
+
+// setOps are the dynset operations (opDelete: x/sys does not name it).
+var setOps = mapping[ruleset.SetOp, uint32]{
+	{ruleset.OpAdd, unix.NFT_DYNSET_OP_ADD},
+	{ruleset.OpUpdate, unix.NFT_DYNSET_OP_UPDATE},
+	{ruleset.OpDelete, opDelete},
+}
+
+// hooks are the inet hook numbers. A base chain of an inet table can use
+// all but ingress without naming a device (ChainObj refuses ingress).
+var hooks = mapping[ruleset.HookPoint, nftables.ChainHook]{
+	{ruleset.HookPrerouting, unix.NF_INET_PRE_ROUTING},
+	{ruleset.HookInput, unix.NF_INET_LOCAL_IN},
+	{ruleset.HookForward, unix.NF_INET_FORWARD},
+	{ruleset.HookOutput, unix.NF_INET_LOCAL_OUT},
+	{ruleset.HookPostrouting, unix.NF_INET_POST_ROUTING},
+	{ruleset.HookIngress, unix.NF_INET_NUMHOOKS}, // NF_INET_INGRESS, unnamed in x/sys
 }
 
 // chainTypes are the base chain types nft knows.
-var chainTypes = map[string]nftables.ChainType{
-	"filter": nftables.ChainTypeFilter,
-	"nat":    nftables.ChainTypeNAT,
-	"route":  nftables.ChainTypeRoute,
+var chainTypes = mapping[ruleset.ChainType, nftables.ChainType]{
+	{ruleset.ChainFilter, nftables.ChainTypeFilter},
+	{ruleset.ChainNAT, nftables.ChainTypeNAT},
+	{ruleset.ChainRoute, nftables.ChainTypeRoute},
+}
+
+// policies are the base chain policies.
+var policies = mapping[ruleset.Policy, nftables.ChainPolicy]{
+	{ruleset.PolicyAccept, nftables.ChainPolicyAccept},
+	{ruleset.PolicyDrop, nftables.ChainPolicyDrop},
 }
 
 // nfproto returns the NFPROTO value nft compares meta nfproto with for f.

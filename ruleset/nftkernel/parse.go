@@ -224,15 +224,8 @@ func saddrStmt(es []expr.Any, f ruleset.Family) (ruleset.Stmt, int) {
 		if e.SrcRegKey != r || e.SrcRegData != 0 || e.Timeout != 0 || e.Invert || len(e.Exprs) != 0 || e.SetName == "" {
 			return nil, 0
 		}
-		var op ruleset.SetOp
-		switch e.Operation {
-		case unix.NFT_DYNSET_OP_ADD:
-			op = ruleset.OpAdd
-		case unix.NFT_DYNSET_OP_UPDATE:
-			op = ruleset.OpUpdate
-		case opDelete:
-			op = ruleset.OpDelete
-		default:
+		op, ok := parseSetOp(e.Operation)
+		if !ok {
 			return nil, 0
 		}
 		return ruleset.SetSAddr{Op: op, Set: e.SetName, Family: f}, 2
@@ -503,22 +496,8 @@ func verdict(es []expr.Any) (ruleset.Stmt, int) {
 	if !ok {
 		return nil, 0
 	}
-	var kind string
-	switch v.Kind {
-	case expr.VerdictAccept:
-		kind = "accept"
-	case expr.VerdictDrop:
-		kind = "drop"
-	case expr.VerdictReturn:
-		kind = "return"
-	case expr.VerdictJump:
-		kind = "jump"
-	case expr.VerdictGoto:
-		kind = "goto"
-	default:
-		return nil, 0
-	}
-	if (kind == "jump" || kind == "goto") != (v.Chain != "") {
+	kind, ok := verdicts.model(v.Kind)
+	if !ok || kind.TakesChain() != (v.Chain != "") {
 		return nil, 0
 	}
 	return ruleset.Verdict{Kind: kind, Chain: v.Chain}, 1
@@ -585,17 +564,24 @@ func ParseChain(c *nftables.Chain) *ruleset.Chain {
 	if c.Hooknum == nil {
 		return ch
 	}
-	h := &ruleset.Hook{Type: string(c.Type), Policy: "accept"}
-	if n := int(*c.Hooknum); n < len(hookNames) {
-		h.Hook = hookNames[n]
+	h := &ruleset.Hook{Type: ruleset.ChainType(c.Type), Policy: ruleset.PolicyAccept}
+	if t, ok := chainTypes.model(c.Type); ok {
+		h.Type = t
+	}
+	if hp, ok := hooks.model(*c.Hooknum); ok {
+		h.Hook = hp
 	} else {
-		h.Hook = fmt.Sprintf("hook-%d", n)
+		h.Hook = ruleset.HookPoint(fmt.Sprintf("hook-%d", *c.Hooknum))
 	}
 	if c.Priority != nil {
 		h.Priority = int(*c.Priority)
 	}
-	if c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop {
-		h.Policy = "drop"
+	if c.Policy != nil {
+		if p, ok := policies.model(*c.Policy); ok {
+			h.Policy = p
+		} else {
+			h.Policy = ruleset.Policy(fmt.Sprintf("policy-%d", *c.Policy))
+		}
 	}
 	ch.Hook = h
 	return ch

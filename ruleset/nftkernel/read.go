@@ -42,7 +42,7 @@ func (c *Conn) planAgainst(want, have *ruleset.Table) (*ruleset.Plan, error) {
 	plan := ruleset.Diff(want, have)
 	var lossy []string
 	for _, ch := range plan.Changes {
-		if ch.Kind == "set" && ch.Action != ruleset.Create {
+		if ch.Kind == ruleset.KindSet && ch.Action != ruleset.Create {
 			lossy = append(lossy, ch.Name)
 		}
 	}
