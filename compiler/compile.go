@@ -102,3 +102,24 @@ func (c *doorCompiler) jumps(chain string) []*ruleset.Rule {
 	}
 	return out
 }
+
+// KnockInterfaces returns the interfaces knocks count on in t, as the
+// input chain's doors jumps name them (table.interfaces), or nil when
+// knocks count on every interface.
+func KnockInterfaces(t *ruleset.Table) []string {
+	c := t.Chain(InputChain)
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range c.Rules {
+		if len(r.Stmts) != 2 {
+			continue
+		}
+		i, ok := r.Stmts[0].(ruleset.IIFName)
+		if v, isJump := r.Stmts[1].(ruleset.Verdict); ok && isJump && v.Kind == ruleset.VerdictJump && v.Chain == DoorsChain {
+			out = append(out, i.Name)
+		}
+	}
+	return out
+}

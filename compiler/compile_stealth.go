@@ -80,3 +80,20 @@ func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain) {
 	}
 	return sets, chains
 }
+
+// AnswerPort returns the port t's stealth chain redirects non-granted
+// packets to, and false when t has none (closed = "drop", or no doors).
+func AnswerPort(t *ruleset.Table) (uint16, bool) {
+	c := t.Chain(StealthChain)
+	if c == nil {
+		return 0, false
+	}
+	for _, r := range c.Rules {
+		for _, s := range r.Stmts {
+			if rd, ok := s.(ruleset.Redirect); ok {
+				return rd.Port, true
+			}
+		}
+	}
+	return 0, false
+}

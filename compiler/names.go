@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/knockc/knockc/ruleset"
@@ -54,11 +55,79 @@ func WindowSet(door string, s Seq, f ruleset.Family) string {
 }
 
 // GrantSet returns the set of sources allowed to open new connections.
-func GrantSet(door string, f ruleset.Family) string { return door + "_grant_" + f.Suffix() }
+func GrantSet(door string, f ruleset.Family) string {
+	return door + "_" + string(GrantKind) + "_" + f.Suffix()
+}
 
 // PendingSet returns the set of sources that completed the sequence while
 // the door's service is being started.
-func PendingSet(door string, f ruleset.Family) string { return door + "_pending_" + f.Suffix() }
+func PendingSet(door string, f ruleset.Family) string {
+	return door + "_" + string(PendingKind) + "_" + f.Suffix()
+}
+
+// SetKind is what a set of knockc's table holds.
+type SetKind string
+
+// The kinds of set a door has (see StepSet, WindowSet, GrantSet, PendingSet).
+const (
+	StepKind    SetKind = "step"    // sources that completed one step of a sequence
+	WindowKind  SetKind = "window"  // bounds a whole sequence (seq_timeout)
+	GrantKind   SetKind = "grant"   // sources allowed to open new connections
+	PendingKind SetKind = "pending" // knocked, while the service starts
+)
+
+// SetRole is what a set of knockc's table holds, recovered from its name.
+type SetRole struct {
+	Door   string
+	Kind   SetKind
+	Seq    Seq // for step and window sets
+	Step   int // for step sets: sources that completed this step
+	Family ruleset.Family
+}
+
+// ParseSetName recovers a set's role from its name (see StepSet, GrantSet…);
+// it returns false for a name knockc does not make.
+func ParseSetName(name string) (SetRole, bool) {
+	var r SetRole
+	switch {
+	case strings.HasSuffix(name, "_v4"):
+		r.Family = ruleset.IPv4
+	case strings.HasSuffix(name, "_v6"):
+		r.Family = ruleset.IPv6
+	default:
+		return r, false
+	}
+	rest := name[:len(name)-3]
+	for _, kind := range []SetKind{GrantKind, PendingKind} {
+		if d, ok := strings.CutSuffix(rest, "_"+string(kind)); ok && d != "" {
+			r.Door, r.Kind = d, kind
+			return r, true
+		}
+	}
+	i := strings.LastIndex(rest, "_")
+	if i <= 0 {
+		return r, false
+	}
+	last := rest[i+1:]
+	j := strings.LastIndex(rest[:i], "_")
+	if j <= 0 {
+		return r, false
+	}
+	r.Door, r.Seq = rest[:j], Seq(rest[j+1:i])
+	if r.Seq != Open && r.Seq != Close {
+		return r, false
+	}
+	if last == "win" {
+		r.Kind = WindowKind
+		return r, true
+	}
+	k, err := strconv.Atoi(strings.TrimPrefix(last, "s"))
+	if !strings.HasPrefix(last, "s") || err != nil || k < 1 {
+		return r, false
+	}
+	r.Kind, r.Step = StepKind, k
+	return r, true
+}
 
 // LogPrefix returns the NFLOG prefix of a door's open or close event; the
 // monitor parses it with ParseLogPrefix.

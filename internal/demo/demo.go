@@ -18,6 +18,7 @@ import (
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/examples"
+	"github.com/knockc/knockc/internal/doorstate"
 	"github.com/knockc/knockc/internal/knock"
 	"github.com/knockc/knockc/internal/sandbox"
 	"github.com/knockc/knockc/ruleset"
@@ -239,7 +240,7 @@ func (d *demo) status(t *ruleset.Table) error {
 	if err != nil {
 		return err
 	}
-	for _, ds := range compiler.Status(have) {
+	for _, ds := range doorstate.Of(have) {
 		for _, g := range ds.Grants {
 			d.say("   knockc status: door %s granted %s, %s left", ds.Door, g.Addr, g.Left.Round(time.Second))
 		}

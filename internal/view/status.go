@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/doorstate"
 	"github.com/knockc/knockc/ruleset"
 )
 
@@ -65,7 +65,7 @@ func NewStatus(t *ruleset.Table) *Status {
 	if q := t.Queue(); q != nil {
 		v.HeldSYNs = NewHeldSYNs(q, q.XT)
 	}
-	for _, d := range compiler.Status(t) {
+	for _, d := range doorstate.Of(t) {
 		door := Door{Name: d.Door, InProgress: []Step{}, Pending: addresses(d.Pending), Grants: addresses(d.Grants), Sets: []Set{}}
 		for _, s := range d.InProgress {
 			door.InProgress = append(door.InProgress, Step{Sequence: string(s.Seq), Step: s.Step, Sources: s.Sources})
@@ -79,7 +79,7 @@ func NewStatus(t *ruleset.Table) *Status {
 	return v
 }
 
-func addresses(gs []compiler.Grant) []Address {
+func addresses(gs []doorstate.Grant) []Address {
 	out := make([]Address, 0, len(gs))
 	for _, g := range gs {
 		out = append(out, Address{Addr: g.Addr, LeftSeconds: Seconds(g.Left)})

@@ -31,11 +31,11 @@ func NewSnapshot(t *ruleset.Table) Snapshot {
 	s := Snapshot{}
 	for _, set := range t.Sets {
 		r, ok := compiler.ParseSetName(set.Name)
-		if !ok || r.Kind == "window" {
+		if !ok || r.Kind == compiler.WindowKind {
 			continue
 		}
-		p := Place{Door: r.Door, Kind: r.Kind}
-		if r.Kind == "step" {
+		p := Place{Door: r.Door, Kind: string(r.Kind)}
+		if r.Kind == compiler.StepKind {
 			p.Seq, p.Step = string(r.Seq), r.Step
 		}
 		for _, e := range set.Elements {
