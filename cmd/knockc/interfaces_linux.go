@@ -3,8 +3,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/hostnet"
@@ -57,4 +60,34 @@ func checkAnswerPort(c *cli.Context, want *ruleset.Table) error {
 		return cli.Exit(fmt.Sprintf("table.answer_port = %d: something listens there (%s), so non-granted packets for protected ports would reach it; nothing was changed. Pick a port nothing listens on, or leave answer_port out (port 0, which no program can bind)", port, strings.Join(found, ", ")), 1)
 	}
 	return nil
+}
+
+// watchAnswerPort logs an error, at start and then every interval until
+// ctx ends, while something listens on the answer port of table want (a
+// service started after apply): it would receive the packets knockc hands
+// the stack for protected ports. Port 0, the default, cannot be bound.
+func watchAnswerPort(ctx context.Context, want *ruleset.Table, log *slog.Logger, every time.Duration) {
+	port, ok := compiler.AnswerPort(want)
+	if !ok || port == 0 {
+		return
+	}
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		found, err := hostnet.Listeners("", port)
+		switch {
+		case err != nil:
+			log.Warn("cannot check the answer port", "port", port, "err", err)
+		case len(found) > 0:
+			log.Error("something listens on table.answer_port: non-granted packets for protected ports reach it; stop it or change answer_port", "port", port, "sockets", strings.Join(found, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

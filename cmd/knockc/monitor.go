@@ -110,6 +110,7 @@ func runMonitor(ctx context.Context, spec *compiler.Spec, keys topup.Keys, log *
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
+	go watchAnswerPort(ctx, want, log, reconcile)
 	log.Info("monitor ready", "table", spec.Table.Name, "doors", len(spec.Doors), "managed", len(services), "nflog_group", spec.Table.LogGroup, "hold_queue", cfg.Verdicts != nil)
 	daemon.SdNotify(false, daemon.SdNotifyReady) // no-op unless run by systemd with Type=notify
 	err = m.Run(ctx, monitor.Events(ctx, raw, log), held, listener.Lost())
