@@ -19,6 +19,7 @@ import (
 	"github.com/knockc/knockc/internal/testenv"
 	"github.com/knockc/knockc/internal/testenv/netns"
 	"github.com/knockc/knockc/internal/testenv/sshdtest"
+	"github.com/knockc/knockc/internal/testenv/systemdtest"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,14 +31,19 @@ type setup struct {
 	// last grant ends (the seed's best practice); otherwise a listener
 	// runs on the protected port all the time and the door only gates it.
 	managed bool
+	// mark: the spec sets grant_mark and the host's firewall allows the
+	// protected port only for marked packets (README, "Fail open or fail
+	// closed"); the listener runs all the time, as in plain.
+	mark bool
 	// failClosed: a stranger must never complete a handshake, whatever the
-	// fault; the test fails if one does.
+	// fault (but see row.noHostFirewall); the test fails if one does.
 	failClosed bool
 }
 
 var (
 	plain   = setup{name: "plain"}
 	managed = setup{name: "managed", managed: true, failClosed: true}
+	marked  = setup{name: "grant_mark", mark: true, failClosed: true}
 )
 
 // protected is the port every door of the matrix guards.
@@ -53,6 +59,27 @@ const hostFirewall = `table inet host {
 }
 `
 
+// markFirewall is the host's own firewall of the grant_mark setup: the
+// protected port is open only to packets knockc marked, so without
+// knockc's table it is closed to everyone.
+const markFirewall = `table inet host {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		ct state established,related accept
+		tcp dport 22 meta mark & 0x10 == 0x10 accept
+		tcp dport 22 reject with tcp reset
+	}
+}
+`
+
+// hostFirewall returns the host's own firewall for e's setup.
+func (e *env) hostFirewall() string {
+	if e.setup.mark {
+		return markFirewall
+	}
+	return hostFirewall
+}
+
 // env is one run of the matrix: a server namespace with the host's
 // firewall, knockc's table applied by the monitor, the protected port's
 // listener, a knocker with an established session and a stranger.
@@ -67,8 +94,10 @@ type env struct {
 	sshd     *sshdtest.Server // managed setups: the door's service
 	listener *netns.Listener  // plain setups: always listening
 	mon      *monitorProc
-	session  session // the knocker's established session
-	granted  bool    // the knocker holds a grant when the fault begins
+	sd       *systemdtest.Manager // with specOpts.systemd
+	systemd  bool                 // the monitor runs under the booted systemd sd
+	session  session              // the knocker's established session
+	granted  bool                 // the knocker holds a grant when the fault begins
 	// setupNote says what the setup had to repeat, for the matrix's notes.
 	setupNote string
 }
@@ -78,14 +107,24 @@ type specOpts struct {
 	web        bool     // a second door, web, protecting 8080/tcp
 	interfaces []string // [table] interfaces
 	slowStart  bool     // the managed service takes 1 s to start
+	// systemd: the server is a booted systemd running the shipped monitor
+	// unit and a stand-in nftables.service (systemd_test.go).
+	systemd bool
 }
 
 // spec writes the spec for o under e.dir and returns its path.
 func (e *env) spec(name string, o specOpts) string {
 	e.t.Helper()
 	var b strings.Builder
-	if len(o.interfaces) > 0 {
-		fmt.Fprintf(&b, "[table]\ninterfaces = %s\n\n", tomlArray(o.interfaces))
+	if len(o.interfaces) > 0 || e.setup.mark {
+		b.WriteString("[table]\n")
+		if len(o.interfaces) > 0 {
+			fmt.Fprintf(&b, "interfaces = %s\n", tomlArray(o.interfaces))
+		}
+		if e.setup.mark {
+			b.WriteString("grant_mark = 0x10\n")
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString(`[door.ssh]
 sequence       = ["7000/tcp", "8000/tcp", "9000/tcp"]
@@ -93,7 +132,9 @@ close_sequence = ["9000/tcp", "8000/tcp", "7000/tcp"]
 protect        = ["22/tcp"]
 open_for       = "60s"
 `)
-	if e.setup.managed {
+	if e.setup.managed && e.systemd {
+		b.WriteString("service        = \"knock-sshd.service\"\n")
+	} else if e.setup.managed {
 		start := e.sshd.StartArgv()
 		if o.slowStart {
 			start = append([]string{"/bin/sh", "-c", `sleep 1; exec "$0" "$@"`}, start...)
@@ -130,17 +171,31 @@ func tomlArray(argv []string) string {
 func newEnv(t *testing.T, s setup, o specOpts) (*env, string) {
 	t.Helper()
 	e := &env{t: t, setup: s, dir: t.TempDir()}
-	e.server = netns.New(t, "kcm")
-	e.knocker = e.addClient()
-	e.stranger = e.addClient()
-	e.nftFile(hostFirewall)
 	if s.managed {
 		e.sshd = sshdtest.New(t, protected)
+	}
+	var specA string
+	if o.systemd {
+		e.systemd = true
+		specA = e.spec("a", o)
+		text, err := os.ReadFile(specA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.bootServer(string(text))
 	} else {
+		e.server = netns.New(t, "kcm")
+		e.nftFile(e.hostFirewall())
+	}
+	e.knocker = e.addClient()
+	e.stranger = e.addClient()
+	if !s.managed {
 		e.listener = e.server.Listen(t, protected)
 	}
-	specA := e.spec("a", o)
-	e.startMonitor(specA)
+	if !o.systemd {
+		specA = e.spec("a", o)
+		e.startMonitor(specA)
+	}
 
 	e.knockIn(e.knocker)
 	if s.managed {
@@ -331,6 +386,9 @@ func (m *monitorProc) stop(sig syscall.Signal) {
 }
 
 func (e *env) monitorLog() string {
+	if e.sd != nil {
+		return e.monitorJournal()
+	}
 	if e.mon == nil {
 		return "(no monitor)"
 	}

@@ -24,13 +24,16 @@ type row struct {
 	// repaired: knockc on main repairs this fault, so a wrong end state
 	// fails the test. Set it when the repair lands (docs/faults.md).
 	repaired bool
-	fault    func(r *run)
+	// noHostFirewall: the fault removes the host's own firewall too, so a
+	// setup that relies on it (grant_mark) cannot stay closed.
+	noHostFirewall bool
+	fault          func(r *run)
 }
 
 // rows are the faults, in the order the matrix prints them.
 var rows = []row{
 	{
-		name: "nft flush ruleset", settle: 4 * time.Second, repaired: true,
+		name: "nft flush ruleset", settle: 4 * time.Second, repaired: true, noHostFirewall: true,
 		fault: func(r *run) { r.server.Run(r.t, "nft", "flush", "ruleset") },
 	},
 	{
@@ -41,7 +44,13 @@ var rows = []row{
 		// /etc/nftables.conf as Debian ships it begins with flush ruleset;
 		// nftables.service start, restart and reload run nft -f on it.
 		name: "nftables.conf reload (nft -f)", settle: 4 * time.Second, repaired: true,
-		fault: func(r *run) { r.nftFile("#!/usr/sbin/nft -f\nflush ruleset\n\n" + hostFirewall) },
+		fault: func(r *run) { r.nftFile("#!/usr/sbin/nft -f\nflush ruleset\n\n" + r.hostFirewall()) },
+	},
+	{
+		// The same through systemd: a stand-in for Debian's nftables.service
+		// and the shipped monitor unit, in a booted systemd.
+		name: "systemctl reload nftables", opts: specOpts{systemd: true}, settle: 4 * time.Second, repaired: true,
+		fault: func(r *run) { r.systemctl("reload", "nftables.service") },
 	},
 	{
 		name: "monitor SIGKILL (holding SYNs)", opts: specOpts{slowStart: true}, settle: 2 * time.Second, repaired: true,
