@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/view"
@@ -51,10 +52,15 @@ func applyCommand() *cli.Command {
 				fmt.Fprintf(c.App.ErrWriter, "knockc: took over table inet %s (--adopt)\n", want.Name)
 			}
 			// A top-up is state: it never counts as a change.
-			if err := topUpTokens(c, conn, spec, keys, false); err != nil {
+			tokens, err := topUpTokens(conn, spec, keys, time.Now(), false)
+			if err != nil {
 				return err
 			}
+			if !asJSON {
+				writeTokenLines(c.App.Writer, tokens, false)
+			}
 			v := view.NewApply(res.Plan, want)
+			v.Tokens = tokens
 			v.Applied = res.Sent
 			if asJSON {
 				if err := view.WriteJSON(c.App.Writer, v); err != nil {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/topup"
@@ -32,9 +33,14 @@ func planCommand() *cli.Command {
 			if err := ownedOrRefuse(c, conn, want, "plan changes to"); err != nil {
 				return err
 			}
-			// Tokens due are state: reported, never a change (docs/tokens.md).
-			defer topUpTokens(c, conn, spec, keys, true)
 			v := view.NewPlan(plan, want)
+			// Tokens due are state: reported, never a change (docs/tokens.md).
+			if v.Tokens, err = topUpTokens(conn, spec, keys, time.Now(), true); err != nil {
+				return err
+			}
+			if !c.Bool("json") {
+				defer writeTokenLines(c.App.Writer, v.Tokens, true)
+			}
 			if q := want.Queue(); q != nil {
 				mode, err := conn.QueueMode()
 				if err != nil {

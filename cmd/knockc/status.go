@@ -69,11 +69,15 @@ func statusCommand() *cli.Command {
 				fmt.Fprintf(c.App.ErrWriter, "knockc: warning: cannot check table.interfaces: %v\n", err)
 			}
 			v.MissingInterfaces = missing
+			if v.Tokens, err = statusTokens(c, conn); err != nil {
+				return err
+			}
 			if c.Bool("json") {
 				return view.WriteJSON(c.App.Writer, v)
 			}
 			v.WriteText(c.App.Writer)
-			return statusTokens(c, conn)
+			writeTokenLines(c.App.Writer, v.Tokens, true)
+			return nil
 		},
 	}
 }

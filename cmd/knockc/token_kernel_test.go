@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,6 +50,20 @@ func TestKernelTokenTopUpIsNoChange(t *testing.T) {
 	mustContain(t, "plan with a top-up due", out, "No changes.", "apply would add ")
 	if regexp.MustCompile(`apply would add 0;`).MatchString(out) {
 		t.Errorf("plan a second after apply shows no top-up due:\n%s", out)
+	}
+	var pj struct {
+		Tokens []struct {
+			Door, Key   string
+			Unspent     int
+			Added       int
+			LeftSeconds float64 `json:"left_seconds"`
+		} `json:"tokens"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, 0, "plan", "--json", "--detailed-exitcode", "--netns", ns.Path(), spec)), &pj); err != nil {
+		t.Fatal(err)
+	}
+	if len(pj.Tokens) != 1 || pj.Tokens[0].Key != "alice" || pj.Tokens[0].Added == 0 || pj.Tokens[0].Unspent == 0 || pj.Tokens[0].LeftSeconds <= 0 {
+		t.Errorf("plan --json tokens = %+v, want alice's, with some due and some time left", pj.Tokens)
 	}
 	out = mustRun(t, 0, "apply", "--detailed-exitcode", "--netns", ns.Path(), spec)
 	mustContain(t, "apply of a top-up", out, ", added ")

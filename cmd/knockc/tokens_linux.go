@@ -9,6 +9,7 @@ import (
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/topup"
+	"github.com/knockc/knockc/internal/view"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 	"github.com/urfave/cli/v2"
 )
@@ -24,51 +25,56 @@ func specKeys(c *cli.Context, spec *compiler.Spec) (topup.Keys, error) {
 }
 
 // topUpTokens installs the tokens of spec's token doors that are due (a
-// dry run only reports) and writes one line a key. Top-ups are state, not
-// config: they never count as changes for --detailed-exitcode.
-func topUpTokens(c *cli.Context, conn *nftkernel.Conn, spec *compiler.Spec, keys topup.Keys, dryRun bool) error {
+// dry run only reads what is there) and returns each key's state. Top-ups
+// are state, not config: they never count as changes for
+// --detailed-exitcode.
+func topUpTokens(conn *nftkernel.Conn, spec *compiler.Spec, keys topup.Keys, now time.Time, dryRun bool) ([]view.TokenKey, error) {
 	if len(keys) == 0 {
-		return nil
+		return nil, nil
 	}
-	now := time.Now()
 	st, err := topup.Run(conn, spec, keys, now, dryRun)
 	if err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
-	if !c.Bool("json") {
-		writeTokenLines(c.App.Writer, st, now, dryRun)
+	out := make([]view.TokenKey, 0, len(st))
+	for _, k := range st {
+		out = append(out, view.TokenKey{
+			Door: k.Door, Key: k.Key, Unspent: k.Unspent, Added: k.Added,
+			InstalledThrough: k.Through.UTC(), WorksUntil: k.Works.UTC(), LeftSeconds: k.Left(now).Seconds(),
+		})
 	}
-	return nil
+	return out, nil
 }
 
 // writeTokenLines says, per key, how many tokens wait in the kernel and
 // how long the door keeps opening without another top-up.
-func writeTokenLines(w io.Writer, st []topup.Key, now time.Time, dryRun bool) {
+func writeTokenLines(w io.Writer, st []view.TokenKey, dryRun bool) {
 	for _, k := range st {
 		verb := "added"
 		if dryRun {
 			verb = "apply would add"
 		}
+		left := time.Duration(k.LeftSeconds * float64(time.Second)).Round(time.Second)
 		fmt.Fprintf(w, "Tokens of door %s key %s: %d unspent, %s %d; installed through %s; opens without a top-up until %s (%s).\n",
-			k.Door, k.Key, k.Unspent, verb, k.Added, k.Through.UTC().Format(time.DateTime+" MST"),
-			k.Works.UTC().Format(time.DateTime+" MST"), k.Left(now).Round(time.Second))
+			k.Door, k.Key, k.Unspent, verb, k.Added, k.InstalledThrough.Format(time.DateTime+" MST"),
+			k.WorksUntil.Format(time.DateTime+" MST"), left)
 	}
 }
 
-// statusTokens prints the token lines of status for a spec given as a
-// file (a spec on stdin was read already; its tokens are left out).
-func statusTokens(c *cli.Context, conn *nftkernel.Conn) error {
+// statusTokens returns the token state for status when its spec is given
+// as a file (a spec on stdin was read already; its tokens are left out).
+func statusTokens(c *cli.Context, conn *nftkernel.Conn) ([]view.TokenKey, error) {
 	path := c.Args().First()
 	if path == "" || path == "-" {
-		return nil
+		return nil, nil
 	}
 	spec, err := compiler.Load(path)
 	if err != nil {
-		return specError(c.App.ErrWriter, err)
+		return nil, specError(c.App.ErrWriter, err)
 	}
 	keys, err := specKeys(c, spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return topUpTokens(c, conn, spec, keys, true)
+	return topUpTokens(conn, spec, keys, time.Now(), true)
 }

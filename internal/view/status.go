@@ -25,6 +25,9 @@ type Status struct {
 	// matching prefixes) the host lacks.
 	KnockInterfaces   []string `json:"knock_interfaces,omitempty"`
 	MissingInterfaces []string `json:"missing_interfaces,omitempty"`
+	// Tokens are the token doors' keys (status FILE), left out when there
+	// are none.
+	Tokens []TokenKey `json:"tokens,omitempty"`
 }
 
 // Door is the live state of one door. Every list is present, empty when
