@@ -47,6 +47,21 @@ var rows = []row{
 		fault: func(r *run) { r.nftFile("#!/usr/sbin/nft -f\nflush ruleset\n\n" + r.hostFirewall()) },
 	},
 	{
+		// Config management applied a newer spec than the monitor was
+		// started with; then the ruleset is flushed. What comes back must
+		// be the spec last applied, not the monitor's.
+		name: "apply B, then nft flush ruleset", settle: 4 * time.Second, noHostFirewall: true,
+		fault: func(r *run) {
+			spec := r.spec("b", specOpts{web: true})
+			r.labels[spec] = "B"
+			r.want = []string{spec}
+			if code, out := r.knockc("apply", "--netns", r.server.Path(), spec); code != 0 {
+				r.t.Errorf("knockc apply of spec B = %d:\n%s", code, out)
+			}
+			r.server.Run(r.t, "nft", "flush", "ruleset")
+		},
+	},
+	{
 		// The same through systemd: a stand-in for Debian's nftables.service
 		// and the shipped monitor unit, in a booted systemd.
 		name: "systemctl reload nftables", opts: specOpts{systemd: true}, settle: 4 * time.Second, repaired: true,
