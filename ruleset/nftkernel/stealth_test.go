@@ -114,6 +114,7 @@ const controlTable = `table inet kcs_control {
 // the harness could not see what it is meant to. The stealth table is
 // printed with -v (CI prints it).
 func TestIntegrationStealthHeaders(t *testing.T) {
+	t.Parallel()
 	lab := newStealthLab(t)
 	server := lab.server
 	conn, err := Open(server.Path())
@@ -177,5 +178,67 @@ func TestIntegrationStealthHeaders(t *testing.T) {
 	}
 	if !lab.udpReceived(t) {
 		t.Errorf("after the knock: a datagram to 4500/udp did not reach the listener")
+	}
+}
+
+// dropHost is a drop-policy host firewall that allows the protected ports
+// (knockc gates them) and nothing else.
+const dropHost = `table inet host {
+	chain input {
+		type filter hook input priority filter; policy drop;
+		ct state established,related accept
+		iifname "lo" accept
+		tcp dport 22 accept
+		udp dport 4500 accept
+	}
+}`
+
+// TestIntegrationStealthDropHost: behind a drop-policy host firewall an
+// unused port is silent, and so is every protected and knock port, under
+// closed = "drop" (knockc drops) and under "reject" (the stealth chains
+// hand the packets to the answer port, which the host drops; netfilter's
+// own reset here would have told the protected port apart). No probe
+// reaches a listener.
+func TestIntegrationStealthDropHost(t *testing.T) {
+	t.Parallel()
+	for _, closed := range []string{"drop", "reject"} {
+		t.Run(closed, func(t *testing.T) {
+			t.Parallel()
+			lab := newStealthLab(t)
+			conn, err := Open(lab.server.Path())
+			if err != nil {
+				t.Fatalf("Open = %v", err)
+			}
+			defer conn.Close()
+			spec, err := compiler.Parse("stealth.toml", []byte("[table]\nclosed = \""+closed+"\"\n"+stealthSpec))
+			if err != nil {
+				t.Fatalf("Parse = %v", err)
+			}
+			if err := conn.Apply(compiler.Compile(spec), nil); err != nil {
+				t.Fatalf("Apply = %v", err)
+			}
+			if out, err := lab.server.Exec("nft", dropHost); err != nil {
+				t.Fatalf("host firewall: %v\n%s", err, out)
+			}
+			r, err := stealth.Run(lab.env, stealth.Probes(), stealthTargets[:4])
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("stealth table, closed = %q behind a drop-policy host:\n%s", closed, r.Table())
+			for _, d := range r.Differences() {
+				t.Errorf("%s", d)
+			}
+			for _, row := range r.Rows() {
+				if row.Answer != "none" {
+					t.Errorf("%s %s: an unused port answered (%s) behind a drop-policy firewall", row.Probe.Family(), row.Probe.Name, row.Answer)
+				}
+			}
+			if n := lab.tcp.Accepted(); n != 0 {
+				t.Errorf("the protected TCP listener accepted %d connections from probes, want 0", n)
+			}
+			if lab.udpReceived(t) {
+				t.Errorf("a probe reached the protected UDP listener")
+			}
+		})
 	}
 }
