@@ -29,6 +29,9 @@ type Packet struct {
 	SPort uint16
 	Flags uint8 // TCP flags; 0x02 is SYN
 	IIf   string
+	// Payload is a UDP datagram's data: what a raw payload field past the
+	// 8-byte UDP header (a token, @th,64,128) reads.
+	Payload []byte
 }
 
 // Verdict is what becomes of a packet.
@@ -60,12 +63,16 @@ type Sim struct {
 	Mark       uint32
 
 	sets    map[string]map[netip.Addr]time.Duration // expiry per element
+	keys    map[string]map[string]time.Duration     // sets keyed by a payload field
 	closest time.Duration
 }
 
+// never is the expiry of an element without a timeout.
+const never = time.Duration(1<<63 - 1)
+
 // New returns a simulator of t with every set empty, at time 0.
 func New(t *ruleset.Table) *Sim {
-	return &Sim{Table: t, sets: map[string]map[netip.Addr]time.Duration{}, closest: -1}
+	return &Sim{Table: t, sets: map[string]map[netip.Addr]time.Duration{}, keys: map[string]map[string]time.Duration{}, closest: -1}
 }
 
 // Has reports whether a is in set at Now.
@@ -95,13 +102,55 @@ func (s *Sim) near(exp time.Duration) {
 func (s *Sim) Closest() time.Duration { return s.closest }
 
 // Add puts a in set with its own timeout, as the control plane (the
-// monitor) does; it fails when the table has no such set.
+// monitor) does; it fails when the table has no such set or it is keyed
+// by a payload field.
 func (s *Sim) Add(set string, a netip.Addr, timeout time.Duration) error {
-	if s.Table.Set(set) == nil {
-		return fmt.Errorf("nftsim: no set %q", set)
+	if st := s.Table.Set(set); st == nil || st.Typeof != nil {
+		return fmt.Errorf("nftsim: no set %q keyed by address", set)
 	}
 	s.elems(set)[a] = s.Now + timeout
 	return nil
+}
+
+// AddKey puts key in a set keyed by a payload field (a token set) with
+// its own timeout (0: none), as apply installs tokens; it fails when the
+// table has no such set or it is keyed by addresses.
+func (s *Sim) AddKey(set string, key []byte, timeout time.Duration) error {
+	if st := s.Table.Set(set); st == nil || st.Typeof == nil {
+		return fmt.Errorf("nftsim: no set %q keyed by a payload field", set)
+	}
+	if s.keys[set] == nil {
+		s.keys[set] = map[string]time.Duration{}
+	}
+	exp := never
+	if timeout > 0 {
+		exp = s.Now + timeout
+	}
+	s.keys[set][string(key)] = exp
+	return nil
+}
+
+// HasKey reports whether key is in a set keyed by a payload field at Now.
+func (s *Sim) HasKey(set string, key []byte) bool {
+	exp, ok := s.keys[set][string(key)]
+	if ok && exp != never {
+		s.near(exp)
+	}
+	return ok && exp > s.Now
+}
+
+// field returns the bytes of a raw payload field of p, false when the
+// packet is too short for it (the kernel's payload load fails and the
+// rule ends), and an error for a field it does not model.
+func field(f ruleset.Payload, p Packet) ([]byte, bool, error) {
+	if f.Base != "th" || f.Offset%8 != 0 || f.Len%8 != 0 || f.Offset < 64 || p.Proto != ruleset.UDP {
+		return nil, false, fmt.Errorf("nftsim: payload field %s of a %s packet not modelled (only UDP data, @th,64+)", f, p.Proto)
+	}
+	from, to := f.Offset/8-8, (f.Offset+f.Len)/8-8
+	if int(to) > len(p.Payload) {
+		return nil, false, nil
+	}
+	return p.Payload[from:to], true, nil
 }
 
 // Delete takes a out of set.
@@ -304,6 +353,33 @@ func (s *Sim) rule(r *ruleset.Rule, p *Packet, depth int) (v Verdict, stop bool,
 			return Accept, false, nil
 		case ruleset.MarkSet:
 			s.Mark = st.Mark
+		case ruleset.NFProto:
+			if st.Family != family {
+				return "", false, nil
+			}
+		case ruleset.PayloadIn:
+			b, ok, err := field(st.Field, *p)
+			if err != nil || !ok || !s.HasKey(st.Set, b) {
+				return "", false, err
+			}
+		case ruleset.SetPayload:
+			b, ok, err := field(st.Field, *p)
+			if err != nil || !ok {
+				return "", false, err
+			}
+			set := s.Table.Set(st.Set)
+			if set == nil || set.Typeof == nil {
+				return "", false, fmt.Errorf("nftsim: rule %q uses a set %q the table lacks or keys by address", r, st.Set)
+			}
+			switch {
+			case st.Op == ruleset.OpDelete:
+				delete(s.keys[st.Set], string(b))
+			case s.HasKey(st.Set, b) && st.Op != ruleset.OpUpdate:
+			default:
+				if err := s.AddKey(st.Set, b, set.Timeout); err != nil {
+					return "", false, err
+				}
+			}
 		case ruleset.Log:
 			s.Logs = append(s.Logs, st.Prefix)
 		case ruleset.Reject:

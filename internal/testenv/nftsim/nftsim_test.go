@@ -148,3 +148,41 @@ func TestRedirectAndMark(t *testing.T) {
 		t.Errorf("Send(tcp 23) = %s (redirected %v, mark %#x), want accept, not redirected, mark 0x10", got, s.Redirected, s.Mark)
 	}
 }
+
+// A token rule spends the token it matched in the same packet: the same
+// datagram again matches nothing. A datagram too short for the field
+// matches nothing either, and an IPv6 sender never spends through the
+// IPv4 rule.
+func TestToken(t *testing.T) {
+	field := ruleset.TokenField
+	tab := table(rule(
+		ruleset.NFProto{Family: ruleset.IPv4},
+		ruleset.DPort{Proto: ruleset.UDP, Port: 62201},
+		ruleset.PayloadIn{Field: field, Set: "tok"},
+		ruleset.SetPayload{Op: ruleset.OpDelete, Set: "tok", Field: field},
+		ruleset.SetSAddr{Op: ruleset.OpUpdate, Set: "s", Family: ruleset.IPv4},
+		ruleset.Verdict{Kind: "return"},
+	))
+	tab.Sets = append(tab.Sets, &ruleset.Set{Name: "tok", Typeof: &field, Size: 64})
+	s := New(tab)
+	tok := []byte("0123456789abcdef")
+	if err := s.AddKey("tok", tok, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	udp := func(from netip.Addr, payload []byte) Packet {
+		return Packet{Src: from, Proto: ruleset.UDP, DPort: 62201, Payload: payload}
+	}
+	for _, p := range []Packet{udp(src, tok[:15]), udp(netip.MustParseAddr("2001:db8::7"), tok)} {
+		mustSend(t, s, p)
+		if s.Has("s", p.Src) || !s.HasKey("tok", tok) {
+			t.Errorf("%+v: granted %v, token left %v; want no grant and the token unspent", p, s.Has("s", p.Src), s.HasKey("tok", tok))
+		}
+	}
+	mustSend(t, s, udp(src, append(append([]byte{}, tok...), "trailing"...)))
+	if !s.Has("s", src) || s.HasKey("tok", tok) {
+		t.Errorf("after the token: granted %v, token left %v; want granted and spent", s.Has("s", src), s.HasKey("tok", tok))
+	}
+	if _, err := s.Send(Packet{Src: src, Proto: ruleset.TCP, DPort: 62201}); err != nil {
+		t.Errorf("a TCP packet stops at the udp dport match: Send = %v", err)
+	}
+}

@@ -287,6 +287,13 @@ func (g *gen) door(name string) door {
 		}
 		d.set("allow_from", list(ps...))
 	}
+	if g.chance(8) {
+		var keys []string
+		for i := range 1 + r.IntN(3) {
+			keys = append(keys, oneOf(r, "alice", "bob", "laptop", "k")+fmt.Sprint(i))
+		}
+		tokenDoor(&d, g.port(), oneOf(r, tokenTimings...), keys...)
+	}
 	return d
 }
 

@@ -141,6 +141,42 @@ var managedValues = map[string][]string{
 	"stop_when_idle": {"true", "false"},
 }
 
+// tokenTimings are valid [door.NAME.token] timings (slot, per_slot,
+// lifetime, skew, ahead), as dotted keys of the door; "" leaves a key to
+// its default. check relates them: lifetime ≥ skew, ahead ≥ skew + 2·lead
+// + 2·slot, at most 2^20 tokens a key.
+var tokenTimings = [][5]string{
+	{"", "", "", "", ""},
+	{"1s", "1", "1s", "1s", "3m"},
+	{"30s", "8", "5m", "5m", "1h"},
+	{"5m", "16", "10m", "10m", "1h"},
+	{"1h", "2", "24h", "1h", "168h"},
+}
+
+// tokenDoor makes d a token door on port with the given timing and keys.
+func tokenDoor(d *door, port int, timing [5]string, keys ...string) {
+	var kept []string
+	for _, l := range d.lines {
+		if k, _, _ := strings.Cut(l, " = "); k != "sequence" && k != "close_sequence" {
+			kept = append(kept, l)
+		}
+	}
+	d.lines = kept
+	d.set("token.port", fmt.Sprint(port))
+	for i, key := range []string{"slot", "per_slot", "lifetime", "skew", "ahead"} {
+		switch v := timing[i]; {
+		case v == "":
+		case key == "per_slot":
+			d.set("token."+key, v)
+		default:
+			d.set("token."+key, str(v))
+		}
+	}
+	for _, k := range keys {
+		d.set("token.keys."+k, str("/etc/knockc/"+k+".key"))
+	}
+}
+
 // doorNames are door names as the README allows them: compared in lower
 // case, "-" read as "_", 24 characters at most.
 var doorNames = []string{"ssh", "SSH", "my-door", "a", "x9_y", "abcdefghijklmnopqrstuvwx", "Web-Admin_2"}
@@ -195,6 +231,16 @@ func Walk() []Case {
 			s.doors[0].set(key, v)
 			add("door(managed)."+key+"="+v, s)
 		}
+	}
+	for i, tm := range tokenTimings {
+		s := base()
+		tokenDoor(&s.doors[0], 62201, tm, "alice")
+		add(fmt.Sprintf("token door, timing %d", i), s)
+	}
+	for _, keys := range [][]string{{"a"}, {"alice", "laptop_2"}, {"abcdefghijklmnopqrstuvwx", "k0", "z"}} {
+		s := base()
+		tokenDoor(&s.doors[0], 1, tokenTimings[0], keys...)
+		add("token door, keys "+strings.Join(keys, ","), s)
 	}
 	for _, n := range doorNames {
 		s := base()
