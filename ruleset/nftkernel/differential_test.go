@@ -55,6 +55,8 @@ type trace struct {
 	steps []traceStep
 	wait  time.Duration // after the last knock, before the probe
 	probe compiler.Step
+	// tokens are installed for this trace alone before it runs.
+	tokens []tokenElem
 
 	// filled in by run
 	sent    []sent
@@ -65,19 +67,33 @@ type trace struct {
 }
 
 type traceStep struct {
-	gap   time.Duration // wait before sending
-	proto ruleset.Proto
-	port  uint16
-	flags uint8
+	gap     time.Duration // wait before sending
+	proto   ruleset.Proto
+	port    uint16
+	flags   uint8
+	payload []byte // of a UDP datagram; nil: one zero byte (a knock)
 }
+
+// tokenElem is a token in a token set.
+type tokenElem struct {
+	set string
+	tok []byte
+}
+
+// tokenLifetime is the timeout of the tokens the test installs: far beyond
+// any trace.
+const tokenLifetime = time.Minute
 
 func (tr *trace) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s trace from %s:", tr.kind, tr.src)
 	for _, s := range tr.steps {
-		if s.proto == ruleset.TCP {
+		switch {
+		case s.proto == ruleset.TCP:
 			fmt.Fprintf(&b, " +%v %d/tcp[%#02x]", s.gap, s.port, s.flags)
-		} else {
+		case s.payload != nil:
+			fmt.Fprintf(&b, " +%v %d/udp[%x]", s.gap, s.port, s.payload)
+		default:
 			fmt.Fprintf(&b, " +%v %d/udp", s.gap, s.port)
 		}
 	}
@@ -118,15 +134,20 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 	start := time.Now()
 	for specsRun < specs {
 		cs := specrand.RandomWith(r, opts)
+		if file := os.Getenv("KNOCKC_TRACE_SPEC"); file != "" {
+			// Replay one spec (a failure prints it) with fresh traces.
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs = specrand.Case{Name: file, TOML: string(data)}
+		}
 		spec, err := compiler.Parse("diff.toml", []byte(cs.TOML))
 		if err != nil {
 			rejected++
 			continue
 		}
 		tbl := compiler.Compile(spec)
-		if err := conn.Delete(tbl.Name); err != nil {
-			t.Fatalf("Delete(%q) = %v", tbl.Name, err)
-		}
 		if err := conn.Apply(tbl, nil); err != nil {
 			t.Fatalf("Apply() = %v\nspec:\n%s", err, cs.TOML)
 		}
@@ -136,6 +157,7 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 		for i := range traces {
 			traces[i] = randomTrace(r, spec, sources[specsRun*tracesPerSpec+i])
 		}
+		installTokens(t, pair.Server, tbl.Name, traces)
 		var wg sync.WaitGroup
 		for _, tr := range traces {
 			wg.Add(1)
@@ -148,6 +170,11 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 			t.Fatalf("Read() = %v", err)
 		}
 		closeListeners()
+		// Specs name their tables differently: one left behind would
+		// still gate its ports, which a later spec may protect too.
+		if err := conn.Delete(tbl.Name); err != nil {
+			t.Fatalf("Delete(%q) = %v", tbl.Name, err)
+		}
 
 		for _, tr := range traces {
 			if tr.err != nil {
@@ -172,6 +199,14 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 			sim.Now = readAt.Sub(tr.t0)
 			if diff := compareSets(sim, have, tr.src); diff != "" {
 				problems = append(problems, diff)
+			}
+			for _, e := range tr.tokens {
+				// A token set's elements read back as 16-byte keys, which
+				// Elements takes for IPv6 addresses.
+				inKernel := slices.ContainsFunc(have.Set(e.set).Elements, func(el ruleset.Element) bool { return el.Addr == netip.AddrFrom16([16]byte(e.tok)) })
+				if inSim := sim.HasKey(e.set, e.tok); inKernel != inSim {
+					problems = append(problems, fmt.Sprintf("token %x in %s after the trace: kernel %v, nftsim %v", e.tok, e.set, inKernel, inSim))
+				}
 			}
 			if len(problems) > 0 {
 				t.Errorf("%v\n  %s\nspec:\n%s", tr, strings.Join(problems, "\n  "), cs.TOML)
@@ -303,16 +338,20 @@ func (tr *trace) run(c *netns.Client, serverIf string) {
 		}
 		at := time.Since(tr.t0)
 		var err error
-		if s.proto == ruleset.TCP {
+		payload := s.payload
+		switch {
+		case s.proto == ruleset.TCP:
 			err = c.SendTCPFlags(tr.src, dst, s.port, s.flags)
-		} else {
-			err = c.KnockUDPFrom(tr.src, dst, s.port)
+		case payload != nil:
+			err = sendUDP(c, tr.src, dst, s.port, payload)
+		default:
+			err, payload = c.KnockUDPFrom(tr.src, dst, s.port), []byte{0}
 		}
 		if err != nil {
 			tr.err = err
 			return
 		}
-		tr.sent = append(tr.sent, sent{at, nftsim.Packet{Src: tr.src, Proto: s.proto, DPort: s.port, Flags: s.flags, IIf: serverIf}})
+		tr.sent = append(tr.sent, sent{at, nftsim.Packet{Src: tr.src, Proto: s.proto, DPort: s.port, Flags: s.flags, IIf: serverIf, Payload: payload}})
 	}
 	time.Sleep(2*time.Millisecond + tr.wait) // the last knock lands first
 	tr.probeAt = time.Since(tr.t0)
@@ -325,6 +364,41 @@ func (tr *trace) run(c *netns.Client, serverIf string) {
 		return
 	}
 	tr.got, tr.err = probeUDP(c, tr.src, dst, tr.probe.Port)
+}
+
+// sendUDP sends one datagram holding payload from src to dst:port.
+func sendUDP(c *netns.Client, src, dst netip.Addr, port uint16, payload []byte) error {
+	return c.NS.Do(func() error {
+		conn, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, port)))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_, err = conn.Write(payload)
+		return err
+	})
+}
+
+// installTokens puts every trace's tokens into the kernel's token sets in
+// one nft batch, each with tokenLifetime.
+func installTokens(t *testing.T, ns *netns.NS, table string, traces []*trace) {
+	t.Helper()
+	var b strings.Builder
+	for _, tr := range traces {
+		for _, e := range tr.tokens {
+			fmt.Fprintf(&b, "add element inet %s %s { 0x%x timeout %s }\n", table, e.set, e.tok, ruleset.FormatDuration(tokenLifetime))
+		}
+	}
+	if b.Len() == 0 {
+		return
+	}
+	file := filepath.Join(t.TempDir(), "tokens.nft")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := ns.Exec("nft", "-f", file); err != nil {
+		t.Fatalf("nft -f (tokens): %v\n%s\n%s", err, out, b.String())
+	}
 }
 
 // probeUDP sends one datagram from src to dst:port and waits for the echo:
@@ -363,6 +437,11 @@ func probeUDP(c *netns.Client, src, dst netip.Addr, port uint16) (netns.Outcome,
 // nftsim, and returns the verdict on the probe.
 func (tr *trace) simulate(tbl *ruleset.Table, serverIf string) (nftsim.Verdict, *nftsim.Sim, error) {
 	sim := nftsim.New(tbl)
+	for _, e := range tr.tokens {
+		if err := sim.AddKey(e.set, e.tok, tokenLifetime); err != nil {
+			return "", nil, err
+		}
+	}
 	for _, s := range tr.sent {
 		sim.Now = s.at
 		if _, err := sim.Send(s.p); err != nil {

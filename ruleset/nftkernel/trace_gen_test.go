@@ -15,6 +15,9 @@ import (
 // traceKinds are the kinds of trace randomTrace draws from.
 var traceKinds = []string{"right", "right", "repeated", "reordered", "wrong", "slow", "slow", "wrong-flag", "scan", "close", "partial", "random", "expire", "refresh", "refresh"}
 
+// tokenKinds are the kinds of trace against a token door.
+var tokenKinds = []string{"token", "token", "token-replay", "token-wrong", "token-short", "token-other-key"}
+
 // randomTrace draws a trace from src against one of spec's doors.
 func randomTrace(r *rand.Rand, spec *compiler.Spec, src netip.Addr) *trace {
 	d := spec.Doors[r.IntN(len(spec.Doors))]
@@ -22,6 +25,11 @@ func randomTrace(r *rand.Rand, spec *compiler.Spec, src netip.Addr) *trace {
 	if r.IntN(5) == 0 {
 		o := spec.Doors[r.IntN(len(spec.Doors))]
 		tr.probe = o.Protect[r.IntN(len(o.Protect))]
+	}
+	if d.Token != nil {
+		tr.kind = tokenKinds[r.IntN(len(tokenKinds))]
+		tokenTrace(r, tr, d)
+		return tr
 	}
 	fast := func() time.Duration { return time.Duration(r.IntN(15)) * time.Millisecond }
 	knock := func(s compiler.Step) traceStep {
@@ -101,6 +109,11 @@ func randomTrace(r *rand.Rand, spec *compiler.Spec, src netip.Addr) *trace {
 		for range 3 {
 			ports = append(ports, compiler.Step{Port: uint16(1024 + r.IntN(64000)), Proto: ruleset.TCP})
 		}
+		for _, o := range spec.Doors {
+			if o.Token != nil {
+				ports = append(ports, compiler.Step{Port: o.Token.Port, Proto: ruleset.UDP})
+			}
+		}
 		slices.SortFunc(ports, func(a, b compiler.Step) int { return int(a.Port) - int(b.Port) })
 		steps = nil
 		for _, p := range slices.Compact(ports) {
@@ -118,6 +131,9 @@ func randomTrace(r *rand.Rand, spec *compiler.Spec, src netip.Addr) *trace {
 		for range 1 + r.IntN(8) {
 			o := spec.Doors[r.IntN(len(spec.Doors))]
 			pool := append(append([]compiler.Step{}, o.Sequence...), o.CloseSequence...)
+			if o.Token != nil {
+				pool = append(pool, compiler.Step{Port: o.Token.Port, Proto: ruleset.UDP})
+			}
 			p := pool[r.IntN(len(pool))]
 			st := traceStep{gap: fast(), proto: p.Proto, port: p.Port}
 			if r.IntN(4) == 0 {
@@ -156,6 +172,50 @@ func randomTrace(r *rand.Rand, spec *compiler.Spec, src netip.Addr) *trace {
 	}
 	tr.steps = steps
 	return tr
+}
+
+// tokenTrace fills tr with datagrams to d's token port: a token of one
+// of d's keys that the test installs for this trace alone (so traces run
+// at once cannot spend each other's), sent once or twice, or a token
+// nobody installed, or one cut short, or a token of a key of another
+// door's set.
+func tokenTrace(r *rand.Rand, tr *trace, d *compiler.Door) {
+	key := d.Token.Keys[r.IntN(len(d.Token.Keys))]
+	tok := make([]byte, 16)
+	for i := range tok {
+		tok[i] = byte(r.UintN(256))
+	}
+	set := compiler.TokenSet(d.Name, key.Name)
+	send := func(payload []byte) traceStep {
+		return traceStep{gap: time.Duration(r.IntN(15)) * time.Millisecond, proto: ruleset.UDP, port: d.Token.Port, payload: payload}
+	}
+	withTail := append(append([]byte{}, tok...), make([]byte, r.IntN(8))...)
+	switch tr.kind {
+	case "token":
+		tr.tokens = append(tr.tokens, tokenElem{set, tok})
+		tr.steps = []traceStep{send(withTail)}
+	case "token-replay":
+		tr.tokens = append(tr.tokens, tokenElem{set, tok})
+		tr.steps = []traceStep{send(tok), send(tok)}
+		if r.IntN(2) == 0 {
+			tr.wait = d.OpenFor + 100*time.Millisecond // the second grants nothing new
+			if d.OpenFor > 2*time.Second {
+				tr.wait = 0
+			}
+		}
+	case "token-wrong":
+		tr.steps = []traceStep{send(tok)}
+	case "token-short":
+		tr.tokens = append(tr.tokens, tokenElem{set, tok})
+		tr.steps = []traceStep{send(tok[:r.IntN(16)])}
+	case "token-other-key":
+		// A token installed in another set of the table than the one its
+		// datagram is checked against still opens (any key's set), or a
+		// token in a set keyed the same way but of another door does not.
+		other := d.Token.Keys[r.IntN(len(d.Token.Keys))]
+		tr.tokens = append(tr.tokens, tokenElem{compiler.TokenSet(d.Name, other.Name), tok})
+		tr.steps = []traceStep{send(tok)}
+	}
 }
 
 // probeGap makes the trace wait past a grant of openFor before its probe,
