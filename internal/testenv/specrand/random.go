@@ -117,6 +117,12 @@ func (g *gen) table() []string {
 	if g.chance(2) {
 		out = append(out, "closed = "+str(oneOf(g.r, "reject", "drop")))
 	}
+	if g.chance(4) {
+		out = append(out, "answer_port = "+fmt.Sprint(oneOf(g.r, 0, 1, 9, 65535)))
+	}
+	if g.chance(4) {
+		out = append(out, "grant_mark = "+oneOf(g.r, "1", "0x10", "0xffffffff", fmt.Sprint(g.r.Uint32())))
+	}
 	if g.chance(3) {
 		n := 1 + g.r.IntN(3)
 		pool := []string{"eth0", "eth1", "veth*", "wg0", "ens3", "br-lan.10", "e*", "bond0:1", "abcdefghijklmno", "ppp*"}

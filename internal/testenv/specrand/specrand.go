@@ -98,12 +98,14 @@ func base() *spec {
 // tableValues are documented values of every [table] key (README, spec
 // reference), ends of ranges included.
 var tableValues = map[string][]string{
-	"name":       {str("knockc"), str("k"), str("K9_x"), str("a23456789012345678901234567890bc")},
-	"priority":   {"-199", "-150", "0", "1000", str("mangle"), str("filter"), str("security"), str("mangle + 10"), str("filter - 10"), str("raw + 101"), str("security+950")},
-	"log_group":  {"0", "1", "4242", "65535"},
-	"hold_queue": {"0", "7", "65535"},
-	"closed":     {str("reject"), str("drop")},
-	"interfaces": {list("eth0"), list("eth0", "wg0"), list("veth*"), list("e*"), list("abcdefghijklmno"), list("br-lan.10", "ppp:0", "v@x", "A_b-c"), list("abcdefghijklmn*")},
+	"name":        {str("knockc"), str("k"), str("K9_x"), str("a23456789012345678901234567890bc")},
+	"priority":    {"-199", "-150", "0", "1000", str("mangle"), str("filter"), str("security"), str("mangle + 10"), str("filter - 10"), str("raw + 101"), str("security+950")},
+	"log_group":   {"0", "1", "4242", "65535"},
+	"hold_queue":  {"0", "7", "65535"},
+	"closed":      {str("reject"), str("drop")},
+	"answer_port": {"0", "1", "9", "65535"},
+	"grant_mark":  {"0", "1", "0x10", "0xffffffff"},
+	"interfaces":  {list("eth0"), list("eth0", "wg0"), list("veth*"), list("e*"), list("abcdefghijklmno"), list("br-lan.10", "ppp:0", "v@x", "A_b-c"), list("abcdefghijklmn*")},
 }
 
 // doorValues are documented values of every [door.NAME] key.

@@ -23,7 +23,7 @@ func TestRandomWritesEveryKey(t *testing.T) {
 	for range 500 {
 		all.WriteString(Random(r).TOML)
 	}
-	keys := []string{"name", "priority", "log_group", "hold_queue", "closed", "interfaces"}
+	keys := []string{"name", "priority", "log_group", "hold_queue", "closed", "interfaces", "answer_port", "grant_mark"}
 	for k := range doorValues {
 		keys = append(keys, k)
 	}
