@@ -21,7 +21,8 @@ import (
 
 // Packet is one packet arriving at the input hook. It is never part of a
 // connection conntrack knows: those are accepted by knockc's first rule
-// before any door sees them, so a trace feeds only new packets.
+// before any door sees them, so a trace feeds only first packets, which
+// conntrack calls new or, for some TCP flags, invalid (CTState).
 type Packet struct {
 	Src   netip.Addr
 	Proto ruleset.Proto
@@ -32,6 +33,36 @@ type Packet struct {
 	// Payload is a UDP datagram's data: what a raw payload field past the
 	// 8-byte UDP header (a token, @th,64,128) reads.
 	Payload []byte
+}
+
+// CTState returns the conntrack state of p as the first packet of its
+// flow, as nf_conntrack_proto_tcp judges it (nf_conntrack_tcp_loose on,
+// the default): a TCP segment with a flag combination tcp_error refuses
+// (SYN with FIN or RST, FIN without ACK, no flags, Xmas…), or one that
+// cannot start a connection (SYN-ACK, FIN-ACK, RST) is "invalid"; a SYN,
+// an ACK (picked up mid-stream) and any UDP datagram are "new". Invalid
+// packets get no conntrack entry, so nat chains never see them.
+func CTState(p Packet) string {
+	if p.Proto != ruleset.TCP {
+		return "new"
+	}
+	const (
+		fin, syn, rst, ack, urg = 0x01, 0x02, 0x04, 0x10, 0x20
+	)
+	// tcp_valid_flags, ignoring PSH, ECE and CWR.
+	switch p.Flags &^ (0x08 | 0x40 | 0x80) {
+	case syn, syn | urg, syn | ack, rst, rst | ack, fin | ack, fin | ack | urg, ack, ack | urg:
+	default:
+		return "invalid"
+	}
+	// tcp_conntracks from state NONE, by get_conntrack_index.
+	switch f := p.Flags; {
+	case f&rst != 0, f&syn != 0 && f&ack != 0, f&fin != 0:
+		return "invalid"
+	case f&syn != 0, f&ack != 0:
+		return "new"
+	}
+	return "invalid"
 }
 
 // Verdict is what becomes of a packet.
@@ -216,6 +247,9 @@ func (s *Sim) Send(p Packet) (Verdict, error) {
 		}
 	}
 	for _, c := range nat {
+		if CTState(p) == "invalid" {
+			break // no conntrack entry: nat hooks skip the packet
+		}
 		v, err := s.chain(c.Name, &p, 0)
 		if err != nil {
 			return "", err
@@ -278,10 +312,7 @@ func (s *Sim) rule(r *ruleset.Rule, p *Packet, depth int) (v Verdict, stop bool,
 	for _, st := range r.Stmts {
 		switch st := st.(type) {
 		case ruleset.CTState:
-			// Every simulated packet is new (see Packet), so only a match
-			// that includes "new" (or "invalid" and "untracked", which new
-			// packets are not) can hold.
-			if !contains(st.States, "new") {
+			if !contains(st.States, CTState(*p)) {
 				return "", false, nil
 			}
 		case ruleset.IIFName:

@@ -186,3 +186,37 @@ func TestToken(t *testing.T) {
 		t.Errorf("a TCP packet stops at the udp dport match: Send = %v", err)
 	}
 }
+
+// CTState follows conntrack for a flow's first segment: SYN and ACK start
+// one, SYN-ACK, FIN, RST, NULL, Xmas and bad combinations do not.
+func TestCTState(t *testing.T) {
+	for flags, want := range map[uint8]string{
+		0x02: "new", 0x22: "new", 0x0a: "new", 0xc2: "new", 0x10: "new", 0x18: "new",
+		0x12: "invalid", 0x01: "invalid", 0x11: "invalid", 0x04: "invalid", 0x14: "invalid",
+		0x00: "invalid", 0x29: "invalid", 0x03: "invalid", 0x06: "invalid", 0xff: "invalid",
+	} {
+		if got := CTState(Packet{Proto: ruleset.TCP, Flags: flags}); got != want {
+			t.Errorf("CTState(tcp flags %#02x) = %q, want %q", flags, got, want)
+		}
+	}
+	if got := CTState(Packet{Proto: ruleset.UDP}); got != "new" {
+		t.Errorf("CTState(udp) = %q, want new", got)
+	}
+}
+
+// An invalid packet gets no conntrack entry, so a nat chain never sees it,
+// while a ct state match in a filter chain does.
+func TestInvalidSkipsNat(t *testing.T) {
+	tab := table(rule(ruleset.CTState{States: []string{"invalid", "untracked"}}, ruleset.Verdict{Kind: "drop"}))
+	tab.Chains = append(tab.Chains, &ruleset.Chain{Name: "nat", Hook: &ruleset.Hook{Type: "nat", Hook: "prerouting", Priority: -100, Policy: "accept"},
+		Rules: []*ruleset.Rule{rule(ruleset.DPort{Proto: ruleset.TCP, Port: 22}, ruleset.Redirect{Port: 0})}})
+	s := New(tab)
+	fin := tcp(22)
+	fin.Flags = 0x01
+	if got := mustSend(t, s, fin); got != Drop || s.Redirected {
+		t.Errorf("FIN to 22: verdict %s, redirected %v; want drop by the ct state rule, not redirected", got, s.Redirected)
+	}
+	if got := mustSend(t, s, tcp(22)); got != Reject || !s.Redirected {
+		t.Errorf("SYN to 22: verdict %s, redirected %v; want the stack's answer after a redirect", got, s.Redirected)
+	}
+}
