@@ -13,7 +13,7 @@ import (
 )
 
 // traceKinds are the kinds of trace randomTrace draws from.
-var traceKinds = []string{"right", "right", "repeated", "reordered", "wrong", "slow", "slow", "wrong-flag", "scan", "close", "partial", "random", "expire", "refresh", "refresh"}
+var traceKinds = []string{"right", "right", "repeated", "reordered", "wrong", "slow", "slow", "wrong-flag", "scan", "close", "partial", "random", "expire", "refresh", "refresh", "odd"}
 
 // tokenKinds are the kinds of trace against a token door.
 var tokenKinds = []string{"token", "token", "token-replay", "token-wrong", "token-short", "token-other-key"}
@@ -149,6 +149,21 @@ func randomTrace(r *rand.Rand, spec *compiler.Spec, src netip.Addr) *trace {
 		}
 	case "expire":
 		tr.probeGap(d.OpenFor)
+	case "odd":
+		// A scanner's odd segments (FIN, NULL, Xmas, ACK, SYN-ACK…) at
+		// protected ports, some of which conntrack calls invalid, around
+		// a right knock.
+		var odd []traceStep
+		for range 1 + r.IntN(3) {
+			o := spec.Doors[r.IntN(len(spec.Doors))]
+			p := o.Protect[r.IntN(len(o.Protect))]
+			odd = append(odd, traceStep{gap: fast(), proto: ruleset.TCP, port: p.Port, flags: oneFlags(r)})
+		}
+		if r.IntN(2) == 0 {
+			steps = append(odd, steps...)
+		} else {
+			steps = append(steps, odd...)
+		}
 	case "refresh":
 		// A repeat restarts a step's timeout (update, not add): knock a
 		// step again at 0.6 of step_timeout and the next one 0.6 later,
@@ -224,6 +239,15 @@ func (tr *trace) probeGap(openFor time.Duration) {
 	if openFor <= 2*time.Second {
 		tr.wait = openFor + 100*time.Millisecond
 	}
+}
+
+// oneFlags returns the flags of a scanner's probe, or random ones.
+func oneFlags(r *rand.Rand) uint8 {
+	probes := []uint8{0x01, 0x00, 0x29, 0x10, 0x12, 0x11, 0x04, 0x03, 0x02}
+	if r.IntN(3) == 0 {
+		return uint8(r.UintN(256))
+	}
+	return probes[r.IntN(len(probes))]
 }
 
 func flip(p ruleset.Proto) ruleset.Proto {
