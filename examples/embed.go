@@ -5,7 +5,7 @@ import "embed"
 // FS holds every example spec (*.toml), the monitor's systemd unit and
 // its polkit rule at its top level, by file name.
 //
-//go:embed *.toml *.service *.rules
+//go:embed *.toml *.service *.timer *.rules
 var FS embed.FS
 
 // Default is the example the CLI renders when it is given no spec file:

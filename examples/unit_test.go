@@ -36,3 +36,28 @@ func TestMonitorUnitVerifies(t *testing.T) {
 		}
 	}
 }
+
+// The token top-up timer and its service must be units systemd accepts.
+func TestApplyTimerVerifies(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		testenv.Unavailable(t, "systemd-analyze is missing (Debian package systemd)")
+	}
+	dir := t.TempDir()
+	var paths []string
+	for _, name := range []string{"knockc-apply.service", "knockc-apply.timer"} {
+		unit, err := FS.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(unit), "/usr/local/bin/knockc", "/bin/true")
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	out, err := exec.Command("systemd-analyze", append([]string{"verify", "--man=no"}, paths...)...).CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+		t.Fatalf("systemd-analyze verify = %v:\n%s", err, out)
+	}
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
+	"net"
+	"net/netip"
 	"time"
 
 	"github.com/knockc/knockc/internal/knock"
@@ -56,37 +58,76 @@ func runTokenKnock(c *cli.Context, args []string, network string, port, pipe uin
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("knock: %v", err), 1)
 	}
-	// The state file moves on before the token leaves: a token is never
-	// sent twice, even when sending fails.
-	_, tok, err := takeToken(c)
-	if err != nil {
+	if pipe == 0 && port == 0 {
+		_, err := sendToken(c, k, addr)
 		return err
 	}
-	if err := knock.SendToken(addr, k.Port, tok[:]); err != nil {
-		return cli.Exit(fmt.Sprintf("knock: %v", err), 1)
-	}
-	if c.Bool("verbose") {
-		fmt.Fprintf(c.App.ErrWriter, "knockc: sent a token of key %q to %s port %d/udp\n", k.Name, addr, k.Port)
+	to := uint16(port + pipe) // one of them is 0
+	conn, took, err := dialAfterToken(c, k, addr, to)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("door did not open: %v", err), 1)
 	}
 	if pipe != 0 {
-		conn, _, err := knock.DialOpen(c.Context, addr, uint16(pipe), knock.DefaultEvery, c.Duration("timeout"))
-		if err != nil {
-			return cli.Exit(fmt.Sprintf("door did not open: %v", err), 1)
-		}
 		if err := knock.Pipe(c.Context, conn, c.App.Reader, c.App.Writer); err != nil {
 			return cli.Exit(err.Error(), 1)
 		}
 		return nil
 	}
-	if port == 0 {
-		return nil
-	}
-	took, err := knock.WaitOpen(c.Context, addr, uint16(port), knock.DefaultEvery, c.Duration("timeout"))
-	if err != nil {
-		return cli.Exit(fmt.Sprintf("door did not open: %v", err), 1)
-	}
+	conn.Close()
 	fmt.Fprintf(c.App.Writer, "door open after %s\n", roundTook(took))
 	return nil
+}
+
+// sendToken takes the next token and sends it to the key's port on addr.
+// The state file moves on before the token leaves: a token is never sent
+// twice, even when sending fails.
+func sendToken(c *cli.Context, k *token.Key, addr netip.Addr) (token.Token, error) {
+	_, tok, err := takeToken(c)
+	if err != nil {
+		return tok, err
+	}
+	if err := knock.SendToken(addr, k.Port, tok[:]); err != nil {
+		return tok, cli.Exit(fmt.Sprintf("knock: %v", err), 1)
+	}
+	if c.Bool("verbose") {
+		fmt.Fprintf(c.App.ErrWriter, "knockc: sent a token of key %q to %s port %d/udp\n", k.Name, addr, k.Port)
+	}
+	return tok, nil
+}
+
+// Retries of a token knock that waits for the door.
+const (
+	tokenRetryAfter = time.Second // a token opens in the packet's path: a door still shut is one the token did not open
+	tokenRetries    = 2
+)
+
+// dialAfterToken sends a token and connects to port; while the door stays
+// shut for tokenRetryAfter it sends the next token, tokenRetries times at
+// most, all within --timeout. So a token found spent (the state file lost
+// twice in a minute, or a copy someone on the path sent first) costs one
+// attempt, and the client recovers by itself.
+func dialAfterToken(c *cli.Context, k *token.Key, addr netip.Addr, port uint16) (net.Conn, time.Duration, error) {
+	start := time.Now()
+	deadline := start.Add(c.Duration("timeout"))
+	for attempt := 0; ; attempt++ {
+		if _, err := sendToken(c, k, addr); err != nil {
+			return nil, 0, err
+		}
+		wait := time.Until(deadline)
+		if attempt < tokenRetries {
+			wait = min(wait, tokenRetryAfter)
+		}
+		conn, _, err := knock.DialOpen(c.Context, addr, port, knock.DefaultEvery, wait)
+		if err == nil {
+			return conn, time.Since(start), nil
+		}
+		if attempt >= tokenRetries || !time.Now().Before(deadline) || c.Context.Err() != nil {
+			return nil, 0, err
+		}
+		if c.Bool("verbose") {
+			fmt.Fprintf(c.App.ErrWriter, "knockc: port %d still shut after %s: sending the next token\n", port, tokenRetryAfter)
+		}
+	}
 }
 
 // normaliseDoor reads a door name as the spec does: lower case, - as _.

@@ -4,12 +4,20 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/knock"
+	"github.com/knockc/knockc/internal/testenv/netns"
+	"github.com/knockc/knockc/internal/token"
+	"github.com/knockc/knockc/ruleset"
+	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 
 // tokenCLISpec is a token door with one-second slots, so a top-up is due
@@ -80,5 +88,66 @@ func TestKernelTokenTopUpIsNoChange(t *testing.T) {
 	code, _, errOut = runCLI(t, "knock", "--key", key, "198.18.0.1", "ssh")
 	if code != 1 || !strings.Contains(errOut, "others may read it") {
 		t.Errorf("knock --key with a key others may read = %d, stderr:\n%s", code, errOut)
+	}
+}
+
+// TestKernelTokenKnockRecovers: knock --key --then-connect from a client
+// namespace opens the door; when the token it sends was spent already (the
+// state file lost twice within a minute, or a copy raced by someone on the
+// path), the door stays shut, the client sends the next token after a
+// second, and the door opens: one failed attempt, recovered by itself.
+func TestKernelTokenKnockRecovers(t *testing.T) {
+	netns.RequireRoot(t, "ip")
+	server := netns.New(t, "kctsrv")
+	client, err := netns.Link(server, netns.New(t, "kctcli"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.Listen(t, 22)
+	spec := writeSpec(t, strings.NewReplacer(`slot     = "1s"`, `slot     = "30s"`, `ahead    = "3m"`, `ahead    = "10m"`).Replace(tokenCLISpec))
+	key := filepath.Join(filepath.Dir(spec), "alice.key")
+	mustRun(t, 0, "keygen", "--spec", spec, "ssh", "alice")
+	mustRun(t, 0, "apply", "--netns", server.Path(), spec)
+	knockFromClient := func() (int, string, string) {
+		var code int
+		var out, errOut string
+		client.NS.Do(func() error {
+			code, out, errOut = runCLI(t, "knock", "--key", key, "--then-connect", "22", "--verbose", client.ServerV4.String(), "ssh")
+			return nil
+		})
+		return code, out, errOut
+	}
+	code, out, errOut := knockFromClient()
+	if code != 0 || !strings.Contains(out, "door open after") {
+		t.Fatalf("knock --key --then-connect = %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	// Spend the token the client will send next, as a racing copy would.
+	k, err := token.ReadKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := os.ReadFile(key + ".state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var door, name string
+	var p token.Pair
+	if _, err := fmt.Sscanf(string(state), "knockc-token-state v1 door=%s name=%s next=%d:%d", &door, &name, &p.Slot, &p.Counter); err != nil {
+		t.Fatalf("state file %q: %v", state, err)
+	}
+	next := token.Derive(k.Secret, k.Params(), p.Slot, p.Counter)
+	client.NS.Do(func() error { return knock.SendToken(client.ServerV4, k.Port, next[:]) })
+	conn, err := nftkernel.Open(server.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	time.Sleep(50 * time.Millisecond)
+	if err := conn.Remove("knockc", compiler.GrantSet("ssh", ruleset.IPv4), client.V4); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = knockFromClient()
+	if code != 0 || !strings.Contains(out, "door open after") || !strings.Contains(errOut, "sending the next token") {
+		t.Fatalf("knock --key after its token was spent = %d\nstdout: %s\nstderr: %s\nwant one retry, then open", code, out, errOut)
 	}
 }
