@@ -66,8 +66,12 @@ func checkAgainstNft(ns *netns.NS, conn *Conn, want *ruleset.Table, dir string) 
 	if out, err := ns.Exec("nft", "-c", "-f", file); err != nil {
 		return fmt.Errorf("nft -c -f of the render: %v\n%s", err, out)
 	}
-	if err := conn.Apply(want, nil); err != nil {
-		return fmt.Errorf("Apply() = %w", err)
+	// Update is what knockc apply does: plan from a read, one batch tied
+	// to the generation planned from, the ownership mark, a read-back.
+	if res, err := conn.Update(want, UpdateOptions{}); err != nil {
+		return fmt.Errorf("Update() = %w", err)
+	} else if !res.Sent {
+		return fmt.Errorf("Update() of a new table sent nothing")
 	}
 	defer conn.Delete(want.Name)
 	listed, err := ns.Exec("nft", "list", "table", "inet", want.Name)
@@ -93,8 +97,10 @@ func checkAgainstNft(ns *netns.NS, conn *Conn, want *ruleset.Table, dir string) 
 	if err != nil {
 		return err
 	}
-	if err := conn.Apply(want, have); err != nil {
-		return fmt.Errorf("second Apply() = %w", err)
+	if res, err := conn.Update(want, UpdateOptions{}); err != nil {
+		return fmt.Errorf("second Update() = %w", err)
+	} else if res.Sent || !res.Plan.Empty() {
+		return fmt.Errorf("second Update() of the same table sent a batch (plan %s)", res.Plan.Summary())
 	}
 	if again, err := conn.Generation(); err != nil {
 		return err
