@@ -11,6 +11,9 @@ type Probe struct {
 	TOS     uint8  // IPv4 TOS or IPv6 traffic class (DSCP and ECN bits)
 	Options []byte // IPv4 options, a multiple of 4 bytes
 	Payload []byte
+	// Port, when set, is where the probe goes whatever the target (for
+	// tests that send a sequence of probes to chosen ports).
+	Port uint16
 }
 
 // Family returns "ipv4" or "ipv6".

@@ -254,3 +254,13 @@ func (r *Report) Differences() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Answer returns the fields of the answer to probe p sent to the target
+// named target in round (0-based): a single "answer" field of "none" when
+// nothing came back, nil when no such probe was sent.
+func (r *Report) Answer(p Probe, target string, round int) []Field {
+	return r.answers[answerKey{probeID(p), target, round}]
+}
+
+// Value returns the value of the field named name in f, or "(absent)".
+func Value(f []Field, name string) string { return value(f, name) }

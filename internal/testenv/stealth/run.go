@@ -55,6 +55,9 @@ func Run(env Env, probes []Probe, targets []Target) (*Report, error) {
 				if p.UDP {
 					dport = t.UDPPort
 				}
+				if p.Port != 0 {
+					dport = p.Port
+				}
 				s := &sent{probe: p, target: t.Name, round: round, src: src, dst: dst, sport: sport, dport: dport}
 				s.bytes = p.build(src, dst, sport, dport)
 				all = append(all, s)
