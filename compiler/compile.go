@@ -39,9 +39,16 @@ func Compile(spec *Spec) *ruleset.Table {
 	}
 	t.Chains = append(t.Chains, gates...)
 	if spec.Table.Closed == "reject" && len(spec.Doors) > 0 {
-		sets, chains := stealth(spec)
+		sets, chains, direct := stealth(spec)
 		t.Sets = append(t.Sets, sets...)
 		t.Chains = append(t.Chains, chains...)
+		// Before the doors: a packet that arrives for the answer port
+		// itself must not find its source noted by an earlier one.
+		i := 0
+		for i < len(input.Rules) && input.Rules[i].Comment != "role=doors" {
+			i++
+		}
+		input.Rules = append(input.Rules[:i], append(direct, input.Rules[i:]...)...)
 	}
 	return t
 }

@@ -29,8 +29,12 @@ const (
 //     answer port by rewriting their destination port (see gate), noting
 //     the source in a stealth set;
 //   - stealth_out (filter output) gives the protected port back to the
-//     stack's reset for such a packet, and takes the source out again.
-func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain) {
+//     stack's reset for such a packet, and takes the source out again;
+//   - the returned input rules take a source out of the stealth sets when
+//     an invalid packet of its own arrives for the answer port itself, so
+//     that port's reset keeps its number even if an earlier packet of the
+//     source for a protected port went unanswered (the host dropped it).
+func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain, []*ruleset.Rule) {
 	ts := spec.Table
 	nat := &ruleset.Chain{Name: StealthChain, Hook: &ruleset.Hook{
 		Type: "nat", Hook: "prerouting", Priority: -100, Policy: "accept",
@@ -44,6 +48,7 @@ func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain) {
 	}
 	var redirects []*ruleset.Rule
 	var sets []*ruleset.Set
+	direct := map[ruleset.Family][]ruleset.Stmt{}
 	for _, d := range spec.Doors {
 		for _, p := range d.Protect {
 			port := ruleset.DPort{Proto: p.Proto, Port: p.Port}
@@ -63,6 +68,7 @@ func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain) {
 			for _, f := range d.Families {
 				set := StealthSet(p.Port, f)
 				sets = append(sets, &ruleset.Set{Name: set, Family: f, Timeout: stealthSetTimeout, Size: stealthSetSize})
+				direct[f] = append(direct[f], ruleset.SetSAddr{Op: ruleset.OpDelete, Set: set, Family: f})
 				out.Rules = append(out.Rules, rule(note("answer"),
 					ruleset.SPort{Proto: ruleset.TCP, Port: ts.AnswerPort},
 					ruleset.CTState{States: []string{"invalid", "untracked"}},
@@ -78,7 +84,18 @@ func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain) {
 	if len(out.Rules) > 0 {
 		chains = append(chains, out)
 	}
-	return sets, chains
+	var input []*ruleset.Rule
+	for _, f := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
+		if len(direct[f]) == 0 {
+			continue
+		}
+		st := []ruleset.Stmt{
+			ruleset.DPort{Proto: ruleset.TCP, Port: ts.AnswerPort},
+			ruleset.CTState{States: []string{"invalid", "untracked"}},
+		}
+		input = append(input, rule("role=answer-port", append(st, direct[f]...)...))
+	}
+	return sets, chains, input
 }
 
 // AnswerPort returns the port t's stealth chain redirects non-granted

@@ -242,3 +242,46 @@ func TestIntegrationStealthDropHost(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationStealthAnswerPortProbe: a FIN for the protected port that
+// the host firewall drops after knockc handed it to the answer port gets
+// no reset, so its source stays noted for a moment; a FIN the same source
+// then sends to the answer port itself must still be answered from that
+// port, not given the protected port's number.
+func TestIntegrationStealthAnswerPortProbe(t *testing.T) {
+	t.Parallel()
+	lab := newStealthLab(t)
+	conn, err := Open(lab.server.Path())
+	if err != nil {
+		t.Fatalf("Open = %v", err)
+	}
+	defer conn.Close()
+	spec, err := compiler.Parse("stealth.toml", []byte(stealthSpec))
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	if err := conn.Apply(compiler.Compile(spec), nil); err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	// The host drops packets marked DSCP EF, after knockc's chain.
+	if out, err := lab.server.Exec("nft", "add table inet host; add chain inet host input { type filter hook input priority filter; }; add rule inet host input ip dscp ef drop"); err != nil {
+		t.Fatalf("host firewall: %v\n%s", err, out)
+	}
+	// Each round: the dropped FIN for 22, then 1 ms later a FIN for the
+	// answer port (0) itself.
+	ef := stealth.Probe{Name: "FIN tos=0xb8 to 22", Flags: stealth.FIN, TOS: 0xb8, Port: 22}
+	fin := stealth.Probe{Name: "FIN to the target", Flags: stealth.FIN}
+	r, err := stealth.Run(lab.env, []stealth.Probe{ef, fin}, []stealth.Target{{Name: "answer-port", TCPPort: 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < stealth.Rounds; round++ {
+		if got := stealth.Value(r.Answer(ef, "answer-port", round), "answer"); got != "none" {
+			t.Fatalf("round %d: the FIN for 22 the host drops got an answer (%s); the test needs it unanswered", round+1, got)
+		}
+		a := r.Answer(fin, "answer-port", round)
+		if got := stealth.Value(a, "tcp.sport"); got != "=probe.dport" {
+			t.Errorf("round %d: the answer port's reset came from port %s, want its own (=probe.dport); answer %v", round+1, got, a)
+		}
+	}
+}
