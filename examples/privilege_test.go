@@ -154,10 +154,6 @@ func newPrivEnv(t *testing.T) *privEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rule, err := FS.ReadFile("10-knockc-monitor.rules")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const dir = "/run/knockc-test"
 	monitorUnit := strings.NewReplacer(
 		"/usr/local/bin/knockc", dir+"/knockc",
@@ -193,19 +189,27 @@ func newPrivEnv(t *testing.T) *privEnv {
 			t.Fatal(err)
 		}
 	}
-	writeFile(t, filepath.Join(host, "rules.d", "10-knockc-monitor.rules"),
-		strings.Replace(string(rule), `["ssh.service"]`, `["knock-sshd.service"]`, 1), 0o644)
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(host, "knockc"), string(data), 0o755)
-	writeFile(t, filepath.Join(host, "knock.toml"), `[door.ssh]
+	spec := filepath.Join(host, "knock.toml")
+	writeFile(t, spec, `[door.ssh]
 sequence       = ["7000/tcp", "8000/tcp", "9000/tcp"]
 close_sequence = ["9000/tcp", "8000/tcp", "7000/tcp"]
 protect        = ["22/tcp"]
 service        = "knock-sshd.service"
 `, 0o644)
+	// The rule as the README has the operator make it: from the spec.
+	rule, err := exec.Command(bin, "render", "--polkit", spec).Output()
+	if err != nil {
+		t.Fatalf("knockc render --polkit: %v", err)
+	}
+	if !strings.Contains(string(rule), `var units = ["knock-sshd.service"];`) {
+		t.Fatalf("knockc render --polkit does not list knock-sshd.service:\n%s", rule)
+	}
+	writeFile(t, filepath.Join(host, "rules.d", PolkitRuleFile), string(rule), 0o644)
 	e.inNS(t, "mount", "--bind", dir+"/passwd", "/etc/passwd")
 	e.inNS(t, "mount", "--bind", dir+"/group", "/etc/group")
 	e.inNS(t, "mount", "--bind", dir+"/rules.d", "/etc/polkit-1/rules.d")
