@@ -30,6 +30,7 @@ func monitorCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.DurationFlag{Name: "reconcile", Value: 2 * time.Second, Usage: "how often to read the pending and grant sets back from the kernel"},
 			&cli.BoolFlag{Name: "apply", Usage: "apply the spec at start, and again whenever knockc's table is gone (e.g. after nft flush ruleset)"},
+			metricsFlag,
 		},
 		Action: func(c *cli.Context) error {
 			spec, err := loadSpec(c, false)
@@ -45,6 +46,11 @@ func monitorCommand() *cli.Command {
 			keys, err := specKeys(c, spec)
 			if err != nil {
 				return err
+			}
+			if addr := c.String("metrics-listen"); addr != "" {
+				if log, err = startMetrics(ctx, addr, spec.Table.Name, log); err != nil {
+					return err
+				}
 			}
 			return runMonitor(ctx, spec, keys, log, c.Duration("reconcile"), c.Bool("apply"))
 		},

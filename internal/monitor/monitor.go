@@ -247,7 +247,7 @@ func (m *Monitor) reportDrops() {
 	}
 	d := c.Drops()
 	if d != m.drops {
-		m.log.Warn("held packets dropped for a full queue; their clients resend", "kernel", d.Kernel, "undelivered", d.Undelivered, "monitor", d.Knockc)
+		m.log.Warn("held packets dropped for a full queue; their clients resend", "event", "queue_drop", "kernel", d.Kernel, "undelivered", d.Undelivered, "monitor", d.Knockc)
 		m.drops = d
 	}
 }
