@@ -33,24 +33,24 @@ type row struct {
 // rows are the faults, in the order the matrix prints them.
 var rows = []row{
 	{
-		name: "nft flush ruleset", settle: 4 * time.Second, repaired: true, noHostFirewall: true,
+		name: "nft flush ruleset", settle: 6 * time.Second, repaired: true, noHostFirewall: true,
 		fault: func(r *run) { r.server.Run(r.t, "nft", "flush", "ruleset") },
 	},
 	{
-		name: "nft flush table inet knockc", settle: 4 * time.Second,
+		name: "nft flush table inet knockc", settle: 6 * time.Second,
 		fault: func(r *run) { r.server.Run(r.t, "nft", "flush", "table", "inet", "knockc") },
 	},
 	{
 		// /etc/nftables.conf as Debian ships it begins with flush ruleset;
 		// nftables.service start, restart and reload run nft -f on it.
-		name: "nftables.conf reload (nft -f)", settle: 4 * time.Second, repaired: true,
+		name: "nftables.conf reload (nft -f)", settle: 6 * time.Second, repaired: true,
 		fault: func(r *run) { r.nftFile("#!/usr/sbin/nft -f\nflush ruleset\n\n" + r.hostFirewall()) },
 	},
 	{
 		// Config management applied a newer spec than the monitor was
 		// started with; then the ruleset is flushed. What comes back must
 		// be the spec last applied, not the monitor's.
-		name: "apply B, then nft flush ruleset", settle: 4 * time.Second, noHostFirewall: true,
+		name: "apply B, then nft flush ruleset", settle: 6 * time.Second, noHostFirewall: true,
 		fault: func(r *run) {
 			spec := r.spec("b", specOpts{web: true})
 			r.labels[spec] = "B"
@@ -64,7 +64,7 @@ var rows = []row{
 	{
 		// The same through systemd: a stand-in for Debian's nftables.service
 		// and the shipped monitor unit, in a booted systemd.
-		name: "systemctl reload nftables", opts: specOpts{systemd: true}, settle: 4 * time.Second, repaired: true,
+		name: "systemctl reload nftables", opts: specOpts{systemd: true}, settle: 6 * time.Second, repaired: true,
 		fault: func(r *run) { r.systemctl("reload", "nftables.service") },
 	},
 	{
