@@ -3,6 +3,8 @@ package knockdconf
 import (
 	"fmt"
 	"strings"
+
+	"github.com/knockc/knockc/compiler"
 )
 
 // Result is a knockd.conf translated into a knock spec.
@@ -208,6 +210,12 @@ func pair(events []*event, w *warner) {
 			continue
 		}
 		ports, unit := c.meaning.undoKey(false)
+		if o := twin(c, events); o != nil && (ports != "" || unit != "") {
+			// The section it undoes runs a script: what this one takes
+			// back says what that script opened (buildDoor suggests it).
+			o.paired, c.paired, o.guessed = c, o, true
+			continue
+		}
 		var what []string
 		if ports != "" {
 			what = append(what, "deletes the rule for "+ports)
@@ -224,6 +232,26 @@ func pair(events []*event, w *warner) {
 		}
 		w.add(c.meaning.Line, "[%s] %s, which no section adds or starts: nothing to translate (a knockc door's close_sequence ends the knocker's grant, and the monitor stops a door's service after the last one)", c.Name, strings.Join(what, " and "))
 	}
+}
+
+// twin returns the unpaired section that closer c most likely undoes
+// although its command was not understood (a script): the one whose
+// sequence is c's reversed, or whose name is c's with open for close.
+func twin(c *event, events []*event) *event {
+	rev := make([]compiler.Step, len(c.Sequence))
+	for i, s := range c.Sequence {
+		rev[len(rev)-1-i] = s
+	}
+	name := strings.NewReplacer("close", "open", "Close", "Open", "CLOSE", "OPEN", "stop", "start", "Stop", "Start").Replace(c.Name)
+	for _, o := range events {
+		if o == c || o.paired != nil || o.opens() || o.closes() || o.meaning.None || o.Sequence == nil {
+			continue
+		}
+		if stepsValue(o.Sequence) == stepsValue(rev) || o.Name == name && name != c.Name {
+			return o
+		}
+	}
+	return nil
 }
 
 // mergeFamilies folds a section into an earlier one with the same

@@ -185,6 +185,24 @@ func (d *doorOut) action(e *event, w *warner) {
 		d.add("protect", `["PORT/tcp"]`, "the port "+svc.Unit+" serves")
 		d.missing = append(d.missing, "the port it protects")
 		w.add(m.Line, "[%s] starts %s but names no port: write the port it serves in protect = [\"PORT/tcp\"] of door %q (written out commented) and uncomment it", e.Name, svc.Unit, d.name)
+	case e.guessed:
+		// A script, undone by a section whose commands say what it
+		// opened: suggest that, for the user to confirm.
+		c := e.paired
+		cports, cunit := c.meaning.ports(false), c.meaning.service(false)
+		what := []string{}
+		if len(cports) > 0 {
+			d.add("protect", portsValue(cports), "what ["+c.Name+"] takes back")
+			what = append(what, "takes back "+portsKey(cports))
+		} else {
+			d.add("protect", `["PORT/tcp"]`, "")
+		}
+		if cunit != nil {
+			svc = &serviceCmd{Unit: cunit.Unit, Start: true}
+			what = append(what, "stops "+cunit.Unit)
+		}
+		d.missing = append(d.missing, "a check that ["+e.Name+"]'s command opens what ["+c.Name+"] takes back")
+		w.add(m.Line, "[%s] %q is not translated, but [%s], which undoes it, %s: door %q is written out commented with that; if the command does just that, uncomment it", e.Name, commandOf(e), c.Name, strings.Join(what, " and "), d.name)
 	default:
 		d.add("protect", `["PORT/tcp"]`, "")
 		d.missing = append(d.missing, "the port it protects")
@@ -296,6 +314,16 @@ func (d *doorOut) openFor(e *event, w *warner) {
 	d.add("open_for", quote(duration(defaultOpenFor)), "knockc's default", "knockd kept the port open "+until+". knockc lets the knocker",
 		"open new connections for open_for (established ones live on): raise it,",
 		"up to 168h, to come closer to knockd.")
+}
+
+// commandOf returns the section's start command as written.
+func commandOf(e *event) string {
+	for _, c := range []*directive{e.Start, e.Start6} {
+		if c != nil && c.Value != "" {
+			return c.Value
+		}
+	}
+	return "(none)"
 }
 
 // commandOfStop returns the section's stop command as written.

@@ -33,6 +33,7 @@ type event struct {
 	resolve Services // port names
 	merged  *event   // the section this one was folded into (mergeFamilies)
 	also    []*event // the sections folded into this one
+	guessed bool     // paired by twin: its own command was not understood
 }
 
 // meaning is what a section's start command (and start_command_6) does,
