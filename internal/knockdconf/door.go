@@ -79,7 +79,7 @@ func (d *doorOut) sequences(e *event, w *warner) {
 			fmt.Sprintf("[door.%s.token]  # instead of knockd's one_time_sequences = %s", d.name, e.OneTime.Value),
 			"port = 62201  # UDP; nothing may listen on it",
 			fmt.Sprintf("[door.%s.token.keys]", d.name),
-			fmt.Sprintf("me = %q  # one key file per person or device (0600)", "/etc/knockc/"+d.name+"-me.key"),
+			fmt.Sprintf("me = %q  # one key file per person or device: knockc keygen %s me --spec FILE", "/etc/knockc/"+d.name+"-me.key", d.name),
 		}
 	case e.SequenceLine == 0:
 		w.add(e.Line, "[%s] has no sequence, so knockd itself refuses this file: add one, e.g. sequence = 7000,8000,9000", e.Name)
@@ -90,7 +90,7 @@ func (d *doorOut) sequences(e *event, w *warner) {
 		d.missing = append(d.missing, "a sequence")
 	}
 	if e.OneTime != nil {
-		w.add(e.OneTime.Line, "[%s] one_time_sequences: a door in the kernel cannot rewrite its own sequence after each use; knockc's replay-proof answer is a token door, opened by one-time tokens derived from a key and spent in the kernel on first use: door %q is written out commented with [door.%s.token] (port) and [door.%s.token.keys]; make the key file it names, see docs/tokens.md, and uncomment it", e.Name, d.name, d.name, d.name)
+		w.add(e.OneTime.Line, "[%s] one_time_sequences: a door in the kernel cannot rewrite its own sequence after each use; knockc's replay-proof answer is a token door, opened by one-time tokens derived from a key and spent in the kernel on first use: door %q is written out commented with [door.%s.token] (port) and [door.%s.token.keys]: uncomment it, make its key with `knockc keygen %s me --spec knock.toml` and give the client that file (see docs/tokens.md)", e.Name, d.name, d.name, d.name, d.name)
 	}
 	c := e.paired
 	if c == nil {

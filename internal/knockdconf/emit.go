@@ -151,7 +151,9 @@ func (d *doorOut) render() string {
 	}
 	for _, f := range d.fields {
 		for _, a := range f.above {
-			fmt.Fprintf(&b, "# %s\n", commentText(a))
+			// "# # " in a commented door, so that taking one "# " off
+			// every line leaves the comment a comment.
+			fmt.Fprintf(&b, "%s# %s\n", prefix, commentText(a))
 		}
 		line := fmt.Sprintf("%s%-*s = %s", prefix, width, f.key, f.value)
 		if f.comment != "" {
