@@ -69,14 +69,15 @@ managed services and grants knockers of doors that manage one.
 
 Commands that take a spec FILE read it from stdin when FILE is "-". Flags
 may come before or after the arguments. Commands that talk to the kernel
-(plan, apply, status, down, monitor, demo) need root or CAP_NET_ADMIN.
+(plan, apply, status, watch, trace, down, monitor, demo) need root or
+CAP_NET_ADMIN.
 
 Exit status: 0 on success; 1 on error; 2 from plan or apply
 --detailed-exitcode when there are (or were) changes; 3 from import
 --strict when a line was not translated.
 
-The JSON documents of plan, apply, status and errors (--json) are described
-in docs/operations.md of knockc's source.`,
+The JSON documents of check, plan, apply, status, watch, trace and errors
+(--json) are described in docs/operations.md of knockc's source.`,
 		Reader:               stdin,
 		Writer:               stdout,
 		ErrWriter:            stderr,
