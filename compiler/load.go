@@ -100,6 +100,9 @@ func (l *loader) load() *Spec {
 	// Relations between keys are checked even when some keys were bad, so
 	// one run reports every problem; validate only looks at what loaded.
 	validate(spec, &l.errs)
+	if len(l.errs) == 0 {
+		validateNames(spec, &l.errs)
+	}
 	return spec
 }
 

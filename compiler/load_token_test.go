@@ -108,3 +108,15 @@ func TestTokenKeys(t *testing.T) {
 		t.Errorf("TokenKeys errors (-want +got):\n%s", diff)
 	}
 }
+
+// Door and key names join with _, so two doors can name one set; check
+// must say so, not the kernel at apply ("file exists").
+func TestParseNameClash(t *testing.T) {
+	src := "[door.x]\nprotect = [\"22/tcp\"]\ntoken.port = 62201\ntoken.keys.grant_v4 = \"a.key\"\n\n" +
+		"[door.x_tok]\nsequence = [\"7000\", \"8000\"]\nprotect = [\"23/tcp\"]\n"
+	_, err := compiler.Parse("knock.toml", []byte(src))
+	want := `knock.toml:6:1: door "x_tok": its set x_tok_grant_v4 has the name of door "x"'s (names join the door's and a key's with _); rename one of the doors or the key`
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse(door x key grant_v4, door x_tok) = %v, want %s", err, want)
+	}
+}
