@@ -22,7 +22,7 @@ import (
 // KNOCKC_SPEC_N sets how many random specs the kernel test tries.
 var (
 	specSeed = flag.Uint64("specrand.seed", 0, "seed of the generated-spec tests (0: KNOCKC_SPEC_SEED, else the clock)")
-	specN    = flag.Int("specrand.n", 0, "random specs the kernel test tries (0: KNOCKC_SPEC_N, else 120)")
+	specN    = flag.Int("specrand.n", 0, "random specs the kernel test tries (0: KNOCKC_SPEC_N, else 100)")
 )
 
 // seedOf returns the seed to use and logs how to replay it.
@@ -126,7 +126,7 @@ func TestIntegrationGeneratedSpecs(t *testing.T) {
 	}
 	defer conn.Close()
 	dir := t.TempDir()
-	cases := generated(seed, countOf(120))
+	cases := generated(seed, countOf(100))
 	applied, failed := 0, 0
 	start := time.Now()
 	for _, c := range cases {

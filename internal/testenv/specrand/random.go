@@ -50,7 +50,21 @@ func RandomWith(r *rand.Rand, o Options) Case {
 		names[norm] = true
 		s.doors = append(s.doors, g.door(name))
 	}
-	return Case{Name: fmt.Sprintf("random, %d doors", n), TOML: s.String()}
+	// Key names that read like another door's set names (door "x" key
+	// "grant_v4" beside door "x_tok"): check must refuse the clash, never
+	// leave it to the kernel.
+	for i := range s.doors {
+		d := &s.doors[i]
+		twin := strings.ReplaceAll(strings.ToLower(d.name), "-", "_") + "_tok"
+		if !d.has("token.port") || names[twin] || len(twin) > 24 || !g.chance(3) {
+			continue
+		}
+		d.set("token.keys."+oneOf(r, "grant_v4", "grant_v6", "open_s1_v4", "tok_k0"), str("/etc/knockc/twin.key"))
+		names[twin] = true
+		s.doors = append(s.doors, g.door(twin))
+		break
+	}
+	return Case{Name: fmt.Sprintf("random, %d doors", len(s.doors)), TOML: s.String()}
 }
 
 // gen draws the parts of one spec.
@@ -298,6 +312,7 @@ func (g *gen) door(name string) door {
 		for i := range 1 + r.IntN(3) {
 			keys = append(keys, oneOf(r, "alice", "bob", "laptop", "k")+fmt.Sprint(i))
 		}
+
 		tokenDoor(&d, g.port(), oneOf(r, tokenTimings...), keys...)
 	}
 	return d

@@ -52,6 +52,16 @@ func (s *spec) String() string {
 	return b.String()
 }
 
+// has reports whether d sets key.
+func (d *door) has(key string) bool {
+	for _, l := range d.lines {
+		if k, _, _ := strings.Cut(l, " = "); k == key {
+			return true
+		}
+	}
+	return false
+}
+
 // set replaces the line of key in d, or adds it.
 func (d *door) set(key, value string) {
 	for i, l := range d.lines {
