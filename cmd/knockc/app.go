@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,11 +20,17 @@ var version = "dev"
 // from stdin. With --json, a failure is also one JSON document on stdout
 // (view.Error), so automation always has something to parse.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdin, stdout, stderr)
+}
+
+// runContext is run with a context that long-running commands (watch,
+// trace, monitor) end on.
+func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
 	arranged, err := arrange(app, args)
 	if err == nil {
 		args = arranged
-		err = app.Run(args)
+		err = app.RunContext(ctx, args)
 	}
 	if err == nil {
 		return 0

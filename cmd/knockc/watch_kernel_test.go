@@ -4,7 +4,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -24,33 +27,63 @@ func TestKernelWatchFollowsAKnock(t *testing.T) {
 	}
 	applyClassic(t, server)
 
-	type result struct {
-		code        int
-		out, errOut string
-	}
-	done := make(chan result)
+	// Read watch's output as it comes, and knock the next step only once
+	// watch has reported the last one, so no interval can hide a step.
+	pr, pw := io.Pipe()
+	done := make(chan int)
+	var errw bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
-		code, out, errOut := runCLI(t, "watch", "--json", "--interval", "50ms", "--for", "2s", "--netns", server.Path(), classicSpec)
-		done <- result{code, out, errOut}
+		done <- runContext(ctx, []string{"knockc", "watch", "--json", "--interval", "50ms", "--for", "20s", "--netns", server.Path(), classicSpec}, strings.NewReader(""), pw, &errw)
+		pw.Close()
 	}()
-	time.Sleep(300 * time.Millisecond) // the first read is the baseline
-	for _, port := range []uint16{7000, 8000, 9000} {
-		if err := client.KnockTCP(client.ServerV4, port); err != nil {
-			t.Fatal(err)
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
 		}
-		time.Sleep(200 * time.Millisecond) // longer than --interval: every step shows
+		close(lines)
+	}()
+	var out []string
+	next := func(what string) {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("watch ended before %s; output so far %q, stderr %q", what, out, errw.String())
+			}
+			out = append(out, l)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no watch event for %s within 10 s; output so far %q", what, out)
+		}
 	}
+	time.Sleep(300 * time.Millisecond) // the first read is the baseline
+	if err := client.KnockTCP(client.ServerV4, 7000); err != nil {
+		t.Fatal(err)
+	}
+	next("step 1")
+	if err := client.KnockTCP(client.ServerV4, 8000); err != nil {
+		t.Fatal(err)
+	}
+	next("step 2")
+	if err := client.KnockTCP(client.ServerV4, 9000); err != nil {
+		t.Fatal(err)
+	}
+	next("close step 1")
+	next("grant")
 	server.Run(t, "nft", "delete", "element", "inet", "knockc", "ssh_grant_v4", "{ "+client.V4.String()+" }")
-	r := <-done
-	if r.code != 0 {
-		t.Fatalf("watch = %d, stderr %q", r.code, r.errOut)
+	next("grant ended")
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("watch = %d after its context ended, stderr %q; want 0", code, errw.String())
 	}
 	var got []string
-	sc := bufio.NewScanner(strings.NewReader(r.out))
-	for sc.Scan() {
+	for _, l := range out {
 		var ev view.WatchEvent
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("watch --json line %q: %v", sc.Text(), err)
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("watch --json line %q: %v", l, err)
 		}
 		if ev.Door != "ssh" || ev.Addr != client.V4.String() || ev.FormatVersion != view.FormatVersion {
 			t.Errorf("watch event %+v, want door ssh, the client's address", ev)
@@ -61,6 +94,6 @@ func TestKernelWatchFollowsAKnock(t *testing.T) {
 	// 8000, 7000): the kernel counts it for both, and watch shows it.
 	want := []string{"step open", "step open", "step close", "grant ", "grant_ended "}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Errorf("watch --json events = %q, want %q\n%s", got, want, r.out)
+		t.Errorf("watch --json events = %q, want %q\n%s", got, want, strings.Join(out, "\n"))
 	}
 }
