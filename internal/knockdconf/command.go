@@ -77,13 +77,45 @@ var parsers = []func(words []string, resolve Services) (*grant, error){
 	parseIPTables, parseKnockHelper, parseUFW, parseFirewallCmd, parseNft, parseIPSet,
 }
 
+// unwrap drops what runs a command rather than being it: sudo [-flags],
+// exec, nohup, setsid, command, env and VAR=value, nice [-n N], timeout
+// [-flags] DURATION.
+func unwrap(words []string) []string {
+	for len(words) > 1 {
+		switch w := path.Base(words[0]); {
+		case w == "sudo" || w == "env":
+			words = words[1:]
+			for len(words) > 1 && strings.HasPrefix(words[0], "-") {
+				words = words[1:]
+			}
+		case w == "exec" || w == "nohup" || w == "setsid" || w == "command":
+			words = words[1:]
+		case strings.Contains(words[0], "=") && !strings.HasPrefix(words[0], "-"):
+			words = words[1:]
+		case w == "nice":
+			words = words[1:]
+			if len(words) > 2 && words[0] == "-n" {
+				words = words[2:]
+			}
+		case w == "timeout":
+			words = words[1:]
+			for len(words) > 1 && strings.HasPrefix(words[0], "-") {
+				words = words[1:]
+			}
+			if len(words) > 1 {
+				words = words[1:] // the duration
+			}
+		default:
+			return words
+		}
+	}
+	return words
+}
+
 // classifyAll reads one simple command into its parts: one, or those of
 // the command line it hands to a shell (sh -c '…').
 func classifyAll(s simple, resolve Services) []part {
-	w := s.Words
-	for len(w) > 1 && (w[0] == "sudo" || w[0] == "exec") {
-		w = w[1:]
-	}
+	w := unwrap(s.Words)
 	if s.Problem == "" && len(w) == 3 && w[1] == "-c" {
 		switch path.Base(w[0]) {
 		case "sh", "bash", "dash":
@@ -108,10 +140,7 @@ func classify(s simple, resolve Services) part {
 		p.Other = s.Problem
 		return p
 	}
-	words := s.Words
-	for len(words) > 1 && (words[0] == "sudo" || words[0] == "exec" || words[0] == "nohup" || strings.Contains(words[0], "=") && !strings.HasPrefix(words[0], "-")) {
-		words = words[1:] // sudo, exec, VAR=value: the command is what follows
-	}
+	words := unwrap(s.Words)
 	if len(words) == 0 {
 		p.Noop = true
 		return p
@@ -443,6 +472,8 @@ func parseUFW(words []string, resolve Services) (*grant, error) {
 		return nil, errors.New("changes no rule")
 	}
 	switch args[0] {
+	case "reload", "status", "enable":
+		return nil, nil // changes no rule for the knocker
 	case "allow", "limit":
 		if args[0] == "limit" {
 			g.Notes = append(g.Notes, "ufw limit also refuses a source after 6 connections in 30 s; knockc does not")

@@ -84,6 +84,8 @@ func TestInterpretCommand(t *testing.T) {
 		{"ipset unknown set", "ipset add friends %IP%", `refused: adds the knocker to ipset "friends"`},
 		{"sh -c", `/bin/sh -c "service ssh start; iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT"`, "service start ssh.service + grant [ipv4] 22/tcp"},
 		{"sudo bash -c", `sudo bash -c 'ufw allow proto tcp from %IP% to any port 22'`, "grant [] 22/tcp"},
+		{"wrappers", "timeout 5 nice -n 10 env LANG=C /sbin/iptables -w 5 -I INPUT -p tcp -s %IP% --dport 8080 -j ACCEPT", "grant [ipv4] 8080/tcp"},
+		{"ufw reload", "ufw allow from %IP% to any port 22 proto tcp && ufw reload", "grant [] 22/tcp + noop"},
 		// services
 		{"systemctl", "/bin/systemctl --no-block start ssh", "service start ssh.service"},
 		{"systemctl unit", "systemctl stop openvpn-server@main.service", "service stop openvpn-server@main.service"},
