@@ -8,20 +8,25 @@ import (
 // Action is what a plan does to one object.
 type Action string
 
-// The three actions of a plan, with terraform's markers.
+// The actions of a plan, with terraform's markers. A replacement destroys
+// an object and creates it again in the same batch: a set whose definition
+// changed, which loses its elements (knocks in progress, grants).
 const (
 	Create  Action = "create"  // +
 	Update  Action = "update"  // ~
+	Replace Action = "replace" // -/+
 	Destroy Action = "destroy" // -
 )
 
-// Marker returns "+", "~" or "-".
+// Marker returns "+", "~", "-/+" or "-".
 func (a Action) Marker() string {
 	switch a {
 	case Create:
 		return "+"
 	case Destroy:
 		return "-"
+	case Replace:
+		return "-/+"
 	}
 	return "~"
 }
@@ -43,6 +48,9 @@ type Change struct {
 type Plan struct {
 	Table   string   `json:"table"`
 	Changes []Change `json:"changes"`
+	// Ops is the transaction that carries the plan out (Transaction), in
+	// the order apply sends it; empty when nothing changes.
+	Ops []Op `json:"-"`
 }
 
 // Diff compares the wanted table with the one present in the kernel; either
@@ -71,7 +79,7 @@ func Diff(want, have *Table) *Plan {
 		case h == nil:
 			p.add(Change{Action: Create, Kind: KindSet, Name: w.Name, Lines: mark("+ ", w.Block(""))})
 		case !w.SameDefinition(h):
-			p.add(Change{Action: Update, Kind: KindSet, Name: w.Name, Lines: lineDiff(h.Block(""), w.Block("")), Resets: len(h.Elements)})
+			p.add(Change{Action: Replace, Kind: KindSet, Name: w.Name, Lines: lineDiff(h.Block(""), w.Block("")), Resets: len(h.Elements)})
 		}
 	}
 	for _, h := range have.Sets {
@@ -93,6 +101,9 @@ func Diff(want, have *Table) *Plan {
 			p.add(Change{Action: Destroy, Kind: KindChain, Name: h.Name, Lines: mark("- ", h.Block(""))})
 		}
 	}
+	if !p.Empty() {
+		p.Ops = transaction(want, have)
+	}
 	return p
 }
 
@@ -101,7 +112,8 @@ func (p *Plan) add(c Change) { p.Changes = append(p.Changes, c) }
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
 
-// Counts returns how many objects the plan adds, changes and destroys.
+// Counts returns how many objects the plan adds, changes and destroys, as
+// terraform counts them: a replacement is one add and one destroy.
 func (p *Plan) Counts() (add, change, destroy int) {
 	for _, c := range p.Changes {
 		switch c.Action {
@@ -109,6 +121,9 @@ func (p *Plan) Counts() (add, change, destroy int) {
 			add++
 		case Update:
 			change++
+		case Replace:
+			add++
+			destroy++
 		case Destroy:
 			destroy++
 		}
@@ -142,8 +157,8 @@ func (p *Plan) String() string {
 	for _, c := range p.Changes {
 		fmt.Fprintf(&b, "%s %s %s", c.Action.Marker(), c.Kind, c.Name)
 		switch {
-		case c.Action == Update && c.Kind == KindSet:
-			fmt.Fprintf(&b, " (must be recreated: resets %d live %s)", c.Resets, plural(c.Resets, "entry", "entries"))
+		case c.Action == Replace:
+			fmt.Fprintf(&b, " must be replaced (resets %d live %s)", c.Resets, plural(c.Resets, "entry", "entries"))
 		case c.Action == Destroy && c.Resets > 0:
 			fmt.Fprintf(&b, " (drops %d live %s)", c.Resets, plural(c.Resets, "entry", "entries"))
 		}

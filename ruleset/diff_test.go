@@ -49,9 +49,9 @@ func TestDiff(t *testing.T) {
 			[]string{"+ table knockc", "+ set ssh_grant_v4", "+ set ssh_open_s1_v4", "+ chain input", "+ chain ssh_gate"}},
 		{"down", nil, table(live), "Plan: 0 to add, 0 to change, 5 to destroy.", 1,
 			[]string{"- set ssh_grant_v4", "- set ssh_open_s1_v4", "- chain input", "- chain ssh_gate", "- table knockc"}},
-		{"changed set is recreated and counts its live entries",
+		{"changed set is replaced (an add and a destroy) and counts its live entries",
 			table(func(t *Table) { t.Sets[1].Timeout = 6 * time.Second }), table(live),
-			"Plan: 0 to add, 1 to change, 0 to destroy.", 1, []string{"~ set ssh_open_s1_v4"}},
+			"Plan: 1 to add, 0 to change, 1 to destroy.", 1, []string{"-/+ set ssh_open_s1_v4"}},
 		{"hand-added rule is drift",
 			table(nil), table(func(t *Table) { t.Chains[1].Rules = append(t.Chains[1].Rules, rule(Raw{Text: "tcp dport 23 drop"})) }),
 			"Plan: 0 to add, 1 to change, 0 to destroy.", 0, []string{"~ chain ssh_gate"}},
@@ -87,12 +87,12 @@ func TestPlanString(t *testing.T) {
 	want := table(func(t *Table) { t.Sets[1].Size = 600 })
 	got := Diff(want, have).String()
 	for _, line := range []string{
-		"~ set ssh_open_s1_v4 (must be recreated: resets 2 live entries)",
+		"-/+ set ssh_open_s1_v4 must be replaced (resets 2 live entries)",
 		"    - \tsize 500",
 		"    + \tsize 600",
 		"~ chain ssh_gate",
 		"    - \ttcp dport 23 drop",
-		"Plan: 0 to add, 2 to change, 0 to destroy.",
+		"Plan: 1 to add, 1 to change, 1 to destroy.",
 	} {
 		if !strings.Contains(got, line+"\n") {
 			t.Errorf("Plan.String() lacks line %q:\n%s", line, got)

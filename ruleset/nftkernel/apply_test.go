@@ -63,7 +63,7 @@ func TestIntegrationReapplyKeepsState(t *testing.T) {
 	if got := p.Resets(); got != 1 {
 		t.Fatalf("Diff(step_timeout changed).Resets() = %d, want 1 (one source past step 1)\n%s", got, p)
 	}
-	if !strings.Contains(p.String(), "~ set ssh_open_s1_v4 (must be recreated: resets 1 live entry)") {
+	if !strings.Contains(p.String(), "-/+ set ssh_open_s1_v4 must be replaced (resets 1 live entry)") {
 		t.Fatalf("plan does not name the recreated set:\n%s", p)
 	}
 }
