@@ -12,14 +12,17 @@ import (
 )
 
 // Apply brings knockc's table from have (nil: absent) to want in one
-// netlink batch. Chains and rules are config and are rewritten whole; a
-// set whose definition is unchanged is left alone, so its elements (knocks
-// in progress, live grants) survive; a changed set is deleted and created
-// again in the same batch. When Diff(want, have) is empty nothing is sent.
-// If the kernel rejects the batch it changes nothing, and the error names
-// the first object it refused (see diagnose).
+// netlink batch: exactly the operations of Diff(want, have).Ops
+// (ruleset.Transaction), then knockc's marker (owner.go). Chains and rules
+// are config and are rewritten whole; a set whose definition is unchanged
+// is left alone, so its elements (knocks in progress, live grants)
+// survive; a changed set is deleted and created again in the same batch.
+// When the plan is empty nothing is sent. A failed batch is an
+// *ApplyError: rejected (nothing changed; it names the refused operation)
+// or a socket failure (state unknown).
 func (c *Conn) Apply(want, have *ruleset.Table) (err error) {
-	if ruleset.Diff(want, have).Empty() {
+	plan := ruleset.Diff(want, have)
+	if plan.Empty() {
 		return nil
 	}
 	c.mu.Lock()
@@ -30,7 +33,7 @@ func (c *Conn) Apply(want, have *ruleset.Table) (err error) {
 			return fmt.Errorf("apply table %q: %w", want.Name, err)
 		}
 	}
-	ops, err := planOps(want, have, queue)
+	ops, err := batch(want, plan.Ops, queue)
 	if err != nil {
 		return fmt.Errorf("apply table %q: %w", want.Name, err)
 	}
@@ -39,12 +42,7 @@ func (c *Conn) Apply(want, have *ruleset.Table) (err error) {
 		o.do(c.nft)
 	}
 	if err := c.nft.Flush(); err != nil {
-		if !isRejection(err) {
-			// The batch may or may not have been committed: say so, and
-			// let the operator look (plan shows what is there now).
-			return fmt.Errorf("apply table %q: talking to the kernel failed; run knockc plan to see what is in place: %w", want.Name, err)
-		}
-		return fmt.Errorf("apply table %q: kernel rejected the batch, nothing changed: %s: %w", want.Name, c.diagnose(ops), err)
+		return applyError(want.Name, err, func() string { return c.diagnose(ops) })
 	}
 	return nil
 }
@@ -60,79 +58,86 @@ func isRejection(err error) bool {
 	return op.Op == "receive" && !errors.Is(err, unix.ENOBUFS)
 }
 
-// op is one message of an apply batch, labelled for error messages.
+// op is one message of an apply batch, labelled for error messages: for
+// the operations of a transaction, the operation in nft syntax.
 type op struct {
 	label string
 	do    func(*nftables.Conn)
 }
 
-// planOps lists the batch that takes the kernel from have to want, in the
-// order nft itself uses: flush the chains that hold references, delete
-// what goes away or changes shape, then add sets, chains and, last, rules.
+// planOps is batch of the transaction that takes the kernel from have to
+// want (ruleset.Transaction).
 func planOps(want, have *ruleset.Table, queue QueueMode) ([]op, error) {
+	return batch(want, ruleset.Transaction(want, have), queue)
+}
+
+// batch turns the operations of a transaction on table want into the
+// messages of one netlink batch, one per operation and in the same order,
+// each labelled with the operation's text. It fails on an operation whose
+// object cannot be sent (see ChainObj and RuleExprs) or that knockc never
+// plans (deleting a rule, say).
+func batch(want *ruleset.Table, plan []ruleset.Op, queue QueueMode) ([]op, error) {
 	tbl := TableObj(want)
-	ops := []op{{"table " + want.Name, func(n *nftables.Conn) { n.AddTable(tbl) }}}
-	add := func(label string, do func(*nftables.Conn)) { ops = append(ops, op{label, do}) }
-	if have != nil {
-		for _, h := range have.Chains {
-			ch := &nftables.Chain{Name: h.Name, Table: tbl}
-			add(fmt.Sprintf("flush chain %q", h.Name), func(n *nftables.Conn) { n.FlushChain(ch) })
+	chains := map[string]*nftables.Chain{}
+	chain := func(name string) *nftables.Chain {
+		if ch := chains[name]; ch != nil {
+			return ch
 		}
-		for _, h := range have.Chains {
-			if w := want.Chain(h.Name); w == nil || !sameHook(w.Hook, h.Hook) {
-				ch := &nftables.Chain{Name: h.Name, Table: tbl}
-				add(fmt.Sprintf("delete chain %q", h.Name), func(n *nftables.Conn) { n.DelChain(ch) })
-			}
-		}
-		for _, h := range have.Sets {
-			if w := want.Set(h.Name); w == nil || !w.SameDefinition(h) {
-				s := &nftables.Set{Name: h.Name, Table: tbl}
-				add(fmt.Sprintf("delete set %q", h.Name), func(n *nftables.Conn) { n.DelSet(s) })
-			}
-		}
+		return &nftables.Chain{Name: name, Table: tbl}
 	}
 	var setID uint32
-	for _, w := range want.Sets {
-		if have != nil {
-			if h := have.Set(w.Name); h != nil && w.SameDefinition(h) {
-				continue
+	ops := make([]op, 0, len(plan))
+	for _, o := range plan {
+		o := o
+		var do func(*nftables.Conn)
+		switch {
+		case o.Kind == ruleset.KindTable && o.Verb == ruleset.VerbAdd:
+			do = func(n *nftables.Conn) { n.AddTable(tbl) }
+		case o.Kind == ruleset.KindTable && o.Verb == ruleset.VerbDelete:
+			do = func(n *nftables.Conn) { n.DelTable(tbl) }
+		case o.Kind == ruleset.KindChain && o.Verb == ruleset.VerbFlush:
+			ch := chain(o.Name)
+			do = func(n *nftables.Conn) { n.FlushChain(ch) }
+		case o.Kind == ruleset.KindChain && o.Verb == ruleset.VerbDelete:
+			ch := chain(o.Name)
+			do = func(n *nftables.Conn) { n.DelChain(ch) }
+		case o.Kind == ruleset.KindSet && o.Verb == ruleset.VerbDelete:
+			s := &nftables.Set{Name: o.Name, Table: tbl}
+			do = func(n *nftables.Conn) { n.DelSet(s) }
+		case o.Kind == ruleset.KindSet && o.Verb == ruleset.VerbAdd && o.Set != nil:
+			if o.Set.Typeof != nil {
+				if err := typeofSupported(); err != nil {
+					return nil, fmt.Errorf("set %q: %w", o.Name, err)
+				}
 			}
-		}
-		if w.Typeof != nil {
-			if err := typeofSupported(); err != nil {
-				return nil, fmt.Errorf("set %q: %w", w.Name, err)
+			// A set's ID names it within the batch (NFTA_SET_ID). Giving
+			// every new set its own here keeps google/nftables v0.3.0 from
+			// numbering it with its unguarded package-level counter, a data
+			// race between connections (docs/design.md, library facts).
+			setID++
+			id, w := setID, o.Set
+			do = func(n *nftables.Conn) {
+				// Fails only for what typeofSupported has ruled out.
+				_ = addSet(n, tbl, w, id)
 			}
-		}
-		// A set's ID names it within the batch (NFTA_SET_ID). Giving
-		// every new set its own here keeps google/nftables v0.3.0 from
-		// numbering it with its unguarded package-level counter, a data
-		// race between connections (docs/design.md, library facts).
-		setID++
-		id := setID
-		add(fmt.Sprintf("set %q", w.Name), func(n *nftables.Conn) {
-			// Fails only for what typeofSupported has ruled out.
-			_ = addSet(n, tbl, w, id)
-		})
-	}
-	chains := map[string]*nftables.Chain{}
-	for _, w := range want.Chains {
-		ch, err := ChainObj(tbl, w)
-		if err != nil {
-			return nil, err
-		}
-		chains[w.Name] = ch
-		add(fmt.Sprintf("chain %q", w.Name), func(n *nftables.Conn) { n.AddChain(ch) })
-	}
-	for _, w := range want.Chains {
-		for i, r := range w.Rules {
-			exprs, err := ruleExprs(r, queue)
+		case o.Kind == ruleset.KindChain && o.Verb == ruleset.VerbAdd:
+			ch, err := ChainObj(tbl, &ruleset.Chain{Name: o.Name, Hook: o.Hook})
 			if err != nil {
-				return nil, fmt.Errorf("chain %q: %w", w.Name, err)
+				return nil, err
 			}
-			rule := &nftables.Rule{Table: tbl, Chain: chains[w.Name], Exprs: exprs, UserData: RuleUserData(r.Comment)}
-			label := fmt.Sprintf("chain %q rule %d %q", w.Name, i+1, r.String())
-			add(label, func(n *nftables.Conn) { n.AddRule(rule) })
+			chains[o.Name] = ch
+			do = func(n *nftables.Conn) { n.AddChain(ch) }
+		case o.Kind == ruleset.KindRule && o.Verb == ruleset.VerbAdd && o.Rule != nil:
+			exprs, err := ruleExprs(o.Rule, queue)
+			if err != nil {
+				return nil, fmt.Errorf("chain %q: %w", o.Name, err)
+			}
+			rule := &nftables.Rule{Table: tbl, Chain: chain(o.Name), Exprs: exprs, UserData: RuleUserData(o.Rule.Comment)}
+			do = func(n *nftables.Conn) { n.AddRule(rule) }
+		default:
+			return nil, fmt.Errorf("operation %q: knockc does not send it", o)
 		}
+		ops = append(ops, op{o.String(), do})
 	}
 	return ops, nil
 }
@@ -154,7 +159,8 @@ func (c *Conn) Delete(table string) error {
 // sure, so the kernel checks the batch and then throws it away.
 const sentinelTable = "knockc_probe_no_such_table"
 
-// diagnose finds the first operation of a rejected batch: it replays
+// diagnose returns the label of the first operation of a rejected batch
+// ("" when it cannot be found): it replays
 // prefixes of ops, each followed by a message that is sure to fail so the
 // kernel validates the prefix and aborts it, and bisects on whether the
 // prefix alone already draws an error. It costs about log2(len(ops))
@@ -172,7 +178,7 @@ func (c *Conn) diagnose(ops []op) string {
 		return errorCount(nft.Flush()) > 1
 	}
 	if !fails(len(ops)) {
-		return "the failing object could not be found"
+		return ""
 	}
 	lo, hi := 0, len(ops) // fails(hi) holds, fails(lo) does not
 	for hi-lo > 1 {
@@ -183,7 +189,7 @@ func (c *Conn) diagnose(ops []op) string {
 			lo = mid
 		}
 	}
-	return "at " + ops[hi-1].label
+	return ops[hi-1].label
 }
 
 // errorCount returns how many errors err joins.
@@ -208,13 +214,6 @@ func errorCount(err error) int {
 	}
 	walk(err)
 	return n
-}
-
-func sameHook(a, b *ruleset.Hook) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }
 
 // Ensure applies want when knockc's table is missing from the kernel (a

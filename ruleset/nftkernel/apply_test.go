@@ -3,7 +3,7 @@
 package nftkernel
 
 import (
-	"fmt"
+	"errors"
 	"io/fs"
 	"regexp"
 	"strings"
@@ -136,7 +136,16 @@ func TestIntegrationRejectedBatchChangesNothing(t *testing.T) {
 		t.Fatal("Apply(rule jumping to a missing chain) = nil, want the kernel's rejection")
 	}
 	t.Logf("Apply() error: %v", err)
-	for _, want := range []string{"nothing changed", fmt.Sprintf(`at chain "ssh_gate" rule %d "jump no_such_chain"`, len(gate.Rules))} {
+	// The error is reported against the operation list that was sent.
+	refused := "add rule inet knockc ssh_gate jump no_such_chain"
+	var ae *ApplyError
+	if !errors.As(err, &ae) || !ae.Rejected || ae.Op != refused || ae.Table != "knockc" {
+		t.Errorf("Apply() error = %#v, want a rejected *ApplyError at %q", err, refused)
+	}
+	if script := ruleset.Script(ruleset.Transaction(bad, e.read())); !strings.Contains(script, "\n"+refused+"\n") {
+		t.Errorf("the refused operation is not one of the transaction's:\n%s", script)
+	}
+	for _, want := range []string{"kernel rejected the batch, nothing changed", "at " + refused} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Apply() error = %q, want it to contain %q", err, want)
 		}

@@ -47,7 +47,7 @@ func Open(netns string) (*Conn, error) {
 		c.ns, c.path = f, f.Name()
 		opts = append(opts, nftables.WithNetNSFd(int(f.Fd())))
 	}
-	opts = append(opts, nftables.WithSockOptions(forceBuffers))
+	opts = append(opts, nftables.WithSockOptions(forceBuffers, extendedAcks))
 	c.opts = opts
 	// One socket for the connection's life: a monitor makes a batch per
 	// grant, and a fresh socket per request would cost more than the batch.

@@ -63,6 +63,9 @@ func (c *Conn) flushAt(gen uint32, ops []op) error {
 	if err := forceBuffers(nl); err != nil {
 		return err
 	}
+	if err := extendedAcks(nl); err != nil {
+		return err
+	}
 	// The kernel answers every message that asked for an ack, or only the
 	// batch-begin (ERESTART) when the generation moved; a deadline keeps a
 	// lost answer from hanging the caller.

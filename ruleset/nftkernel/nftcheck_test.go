@@ -21,7 +21,8 @@ import (
 // checkAgainstNft proves, in the throwaway namespace ns whose nftables conn
 // talks to, what docs/testing.md promises for every table knockc renders:
 //
-//   - nft -c -f accepts the rendered text;
+//   - nft -c -f accepts the rendered text, and the operation list
+//     (ruleset.Transaction) as a script;
 //   - Apply of want succeeds, nft list table prints exactly the render, the
 //     table read back has no diff with want, and a second apply sends
 //     nothing (the ruleset generation does not move);
@@ -65,6 +66,19 @@ func checkAgainstNft(ns *netns.NS, conn *Conn, want *ruleset.Table, dir string) 
 	}
 	if out, err := ns.Exec("nft", "-c", "-f", file); err != nil {
 		return fmt.Errorf("nft -c -f of the render: %v\n%s", err, out)
+	}
+	// The operation list plan prints and apply sends is an nft script
+	// that does the same: nft checks it too.
+	script := ruleset.Script(ruleset.Transaction(want, nil))
+	if xt {
+		script = queueRE.ReplaceAllString(script, "drop")
+	}
+	opsFile := filepath.Join(dir, want.Name+".ops")
+	if err := os.WriteFile(opsFile, []byte(script), 0o644); err != nil {
+		return err
+	}
+	if out, err := ns.Exec("nft", "-c", "-f", opsFile); err != nil {
+		return fmt.Errorf("nft -c -f of the operation list: %v\n%s\n%s", err, out, script)
 	}
 	// Update is what knockc apply does: plan from a read, one batch tied
 	// to the generation planned from, the ownership mark, a read-back.

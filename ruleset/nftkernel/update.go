@@ -104,18 +104,15 @@ func (c *Conn) updateOnce(want *ruleset.Table, o UpdateOptions, res *UpdateResul
 	var ops []op
 	if plan.Empty() {
 		ops = []op{{"table " + want.Name, func(n *nftables.Conn) { n.AddTable(TableObj(want)) }}}
-	} else if ops, err = planOps(want, have, queue); err != nil {
+	} else if ops, err = batch(want, plan.Ops, queue); err != nil {
 		return false, 0, fmt.Errorf("apply table %q: %w", want.Name, err)
 	}
 	ops = append(ops, markOps(TableObj(want), o.Mark)...)
 	if err := c.flushAt(gen, ops); err != nil {
-		switch {
-		case errors.Is(err, ErrConflict):
+		if errors.Is(err, ErrConflict) {
 			return false, 0, fmt.Errorf("apply table %q: %w", want.Name, err)
-		case isRejection(err):
-			return false, 0, fmt.Errorf("apply table %q: kernel rejected the batch, nothing changed: %s: %w", want.Name, c.diagnose(ops), err)
 		}
-		return false, 0, fmt.Errorf("apply table %q: talking to the kernel failed; run knockc plan to see what is in place: %w", want.Name, err)
+		return false, 0, applyError(want.Name, err, func() string { return c.diagnose(ops) })
 	}
 	return true, gen, nil
 }
