@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,7 +37,8 @@ func applyCommand() *cli.Command {
 			res, err := conn.Update(want, nftkernel.UpdateOptions{
 				Adopt: c.Bool("adopt"),
 				OnPlan: func(p *ruleset.Plan, attempt int) {
-					if asJSON {
+					// An empty plan is said once, by the closing line.
+					if asJSON || p.Empty() {
 						return
 					}
 					if attempt > 1 {
@@ -46,7 +48,7 @@ func applyCommand() *cli.Command {
 				},
 			})
 			if err != nil {
-				return fail(err)
+				return fail(withRemedy(err))
 			}
 			if res.Ownership == nftkernel.Foreign {
 				fmt.Fprintf(c.App.ErrWriter, "knockc: took over table inet %s (--adopt)\n", want.Name)
@@ -75,4 +77,16 @@ func applyCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// withRemedy adds what the operator should do to a failed apply: after a
+// socket failure the batch may or may not be in, so look before trying
+// again. A rejected batch changed nothing and needs no remedy beyond its
+// own message.
+func withRemedy(err error) error {
+	var ae *nftkernel.ApplyError
+	if errors.As(err, &ae) && !ae.Rejected {
+		return fmt.Errorf("%w; run knockc plan to see what is in place", err)
+	}
+	return err
 }

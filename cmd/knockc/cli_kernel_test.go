@@ -5,12 +5,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/testenv/netns"
+	"github.com/knockc/knockc/ruleset"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 
@@ -148,7 +150,7 @@ func TestKernelApplyTwiceSendsNothing(t *testing.T) {
 	}
 
 	out = mustRun(t, 0, "plan", "--detailed-exitcode", "--netns", ns.Path(), classicSpec)
-	if want := "No changes.\n"; out != want {
+	if want := "No changes. Table inet knockc is up to date.\n"; out != want {
 		t.Errorf("plan --detailed-exitcode after apply: stdout = %q, want %q", out, want)
 	}
 }
@@ -171,7 +173,7 @@ func TestKernelPlanShowsDriftAndApplyRepairs(t *testing.T) {
 		t.Errorf("nft list chain inet knockc ssh_gate after apply still has the hand edit:\n%s", gate)
 	}
 	out = mustRun(t, 0, "plan", "--detailed-exitcode", "--netns", ns.Path(), classicSpec)
-	if want := "No changes.\n"; out != want {
+	if want := "No changes. Table inet knockc is up to date.\n"; out != want {
 		t.Errorf("plan after repair: stdout = %q, want %q", out, want)
 	}
 }
@@ -300,5 +302,28 @@ open_fro = "30s"
 				t.Errorf("nft list ruleset after apply(invalid spec) =\n%s\nwant it unchanged:\n%s", after, before)
 			}
 		})
+	}
+}
+
+// plan --operations prints the transaction apply sends: the first apply's
+// is every object of the compiled spec in nft syntax, and once applied
+// there is none.
+func TestKernelPlanOperationsIsTheTransaction(t *testing.T) {
+	ns := newKernelNS(t)
+	data, err := os.ReadFile(classicSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := compiler.Parse(classicSpec, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ruleset.Script(ruleset.Transaction(compiler.Compile(spec), nil))
+	if out := mustRun(t, 2, "plan", "--operations", "--detailed-exitcode", "--netns", ns.Path(), classicSpec); out != want {
+		t.Errorf("plan --operations before apply:\n%s\nwant the transaction:\n%s", out, want)
+	}
+	applyClassic(t, ns)
+	if out := mustRun(t, 0, "plan", "--operations", "--netns", ns.Path(), classicSpec); out != "No changes. Table inet knockc is up to date.\n" {
+		t.Errorf("plan --operations after apply = %q, want the no-changes sentence", out)
 	}
 }

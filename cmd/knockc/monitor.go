@@ -72,7 +72,7 @@ func runMonitor(ctx context.Context, spec *compiler.Spec, keys topup.Keys, log *
 			err = conn.Apply(want, have)
 		}
 		if err != nil {
-			return cli.Exit(err.Error(), 1)
+			return cli.Exit(withRemedy(err).Error(), 1)
 		}
 	}
 	if p, _, err := conn.Plan(want); err != nil {

@@ -18,12 +18,15 @@ import (
 // "changes" by exit code, as terraform does.
 var detailedExitcodeFlag = &cli.BoolFlag{Name: "detailed-exitcode", Usage: "exit 0 with no changes, 1 on error, 2 when there are (plan) or were (apply) changes"}
 
+// operationsFlag makes plan print the transaction itself.
+var operationsFlag = &cli.BoolFlag{Name: "operations", Usage: "print the batch apply would send, one operation a line in nft syntax (an nft -f script), instead of the changes"}
+
 func planCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "plan",
 		Usage:     "show what apply would change in the kernel, without changing it",
 		ArgsUsage: "FILE  (- reads stdin)",
-		Flags:     []cli.Flag{netnsFlag, jsonFlag, detailedExitcodeFlag, adoptFlag},
+		Flags:     []cli.Flag{netnsFlag, jsonFlag, detailedExitcodeFlag, adoptFlag, operationsFlag},
 		Action: func(c *cli.Context) error {
 			spec, keys, want, _, plan, conn, err := readStateKeys(c)
 			if err != nil {
@@ -32,6 +35,9 @@ func planCommand() *cli.Command {
 			defer conn.Close()
 			if err := ownedOrRefuse(c, conn, want, "plan changes to"); err != nil {
 				return err
+			}
+			if c.Bool("operations") {
+				return writeOperations(c, plan)
 			}
 			v := view.NewPlan(plan, want)
 			// Tokens due are state: reported, never a change (docs/tokens.md).
@@ -97,4 +103,18 @@ func planSpec(c *cli.Context, spec *compiler.Spec) (want, have *ruleset.Table, p
 		return nil, nil, nil, nil, fail(err)
 	}
 	return want, have, plan, conn, nil
+}
+
+// writeOperations prints plan's transaction, exactly the operations apply
+// sends, one a line; a plan with none says so as plan does.
+func writeOperations(c *cli.Context, plan *ruleset.Plan) error {
+	if len(plan.Ops) == 0 {
+		view.NewPlan(plan, nil).WriteText(c.App.Writer)
+	} else {
+		fmt.Fprint(c.App.Writer, ruleset.Script(plan.Ops))
+	}
+	if c.Bool("detailed-exitcode") && !plan.Empty() {
+		return cli.Exit("", 2)
+	}
+	return nil
 }

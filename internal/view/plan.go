@@ -157,6 +157,10 @@ func (v *Plan) Summary() string {
 // marker and the lines that change, the summary line, a warning when live
 // entries are reset, and the memory the sets take.
 func (v *Plan) WriteText(w io.Writer) {
+	if v.Empty() {
+		writeNoChanges(w, v.Table)
+		return
+	}
 	var b strings.Builder
 	for _, c := range v.Changes {
 		fmt.Fprintf(&b, "%s %s %s", c.Action.Marker(), c.Kind, c.Name)
@@ -204,8 +208,14 @@ func NewApply(p *ruleset.Plan, want *ruleset.Table) *Apply {
 // WriteText writes the closing line of a successful apply.
 func (v *Apply) WriteText(w io.Writer) {
 	if v.Empty() {
-		fmt.Fprintf(w, "No changes. Table inet %s is up to date.\n", v.Table)
+		writeNoChanges(w, v.Table)
 		return
 	}
 	fmt.Fprintf(w, "Apply complete! %d added, %d changed, %d destroyed.\n", v.Add, v.Change, v.Destroy)
+}
+
+// writeNoChanges writes the one sentence plan and apply both say when the
+// kernel already holds the wanted table.
+func writeNoChanges(w io.Writer, table string) {
+	fmt.Fprintf(w, "No changes. Table inet %s is up to date.\n", table)
 }
