@@ -4,6 +4,7 @@ package topup_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -53,8 +54,6 @@ func TestIntegrationTokenOpensOnce(t *testing.T) {
 			}
 			e.ungrant(f)
 
-			wrong := token.Derive(e.keys["ssh"]["bob"].Secret, e.key.Params(), token.SlotOf(time.Now(), e.key.Slot), 7)
-			wrong[0] ^= 0 // bob's key, alice's door name: a token of the wrong key for alice's set
 			flipped := e.current(5)
 			flipped[9] ^= 0x10
 			cases := map[string][]byte{
@@ -64,11 +63,8 @@ func TestIntegrationTokenOpensOnce(t *testing.T) {
 				"a truncated token":                tokSlice(e.current(3))[:15],
 				"a token with one bit flipped":     flipped[:],
 				"sixteen zero bytes":               make([]byte, 16),
-				"a random key's token":             tokSlice(token.Derive(make([]byte, 32), e.key.Params(), token.SlotOf(time.Now(), e.key.Slot), 0)),
-				"the key's high-water marker name": nil, // filled below: only the key's holder can know it
+				"a token of a key not in the spec": tokSlice(token.Derive(make([]byte, 32), e.key.Params(), token.SlotOf(time.Now(), e.key.Slot), 0)),
 			}
-			m := token.Marker(make([]byte, 32), "ssh")
-			cases["the key's high-water marker name"] = m[:]
 			for what, payload := range cases {
 				for _, src := range []netip.Addr{{}, other} {
 					e.send(f, src, payload)
@@ -354,4 +350,33 @@ func TestIntegrationTokenFlood(t *testing.T) {
 		}
 	}
 	t.Logf("flood: %d forged packets in 3 s; %d of %d legitimate tokens opened; token set %d → %d", n, opened, tried, len(before), len(after))
+}
+
+// TestIntegrationTokenMarkerGone: the high-water marker is itself a token
+// only its key's holder can compute. Sent, it opens the door and leaves the
+// set without a mark; a top-up then refuses (ErrNoMark) rather than start
+// again from the live window, which could put spent tokens back, and the
+// token spent before stays spent.
+func TestIntegrationTokenMarkerGone(t *testing.T) {
+	e := newTokenEnv(t, "")
+	f := ruleset.IPv4
+	tok := e.current(0)
+	e.send(f, netip.Addr{}, tok[:])
+	if !e.waitGrant(f, e.src(f)) {
+		t.Fatal("a valid token did not open the door")
+	}
+	e.ungrant(f)
+	m := token.Marker(e.key.Secret, "ssh")
+	e.send(f, netip.Addr{}, m[:])
+	if !e.waitGrant(f, e.src(f)) {
+		t.Fatal("the key's marker, sent as a token, did not open the door")
+	}
+	e.ungrant(f)
+	if _, err := topup.Run(e.conn, e.spec, e.keys, time.Now(), false); !errors.Is(err, topup.ErrNoMark) {
+		t.Fatalf("topup.Run without a marker = %v, want ErrNoMark", err)
+	}
+	e.send(f, netip.Addr{}, tok[:])
+	if e.anyGrant(f) {
+		t.Fatal("a spent token opened the door again after the marker went")
+	}
 }

@@ -19,6 +19,7 @@ import (
 type Kernel interface {
 	Generation() (uint32, error)
 	TokenElements(table, set string) ([]nftkernel.TokenElement, error)
+	TokenElement(table, set string, key [16]byte) (*nftkernel.TokenElement, error)
 	AddTokens(table string, gen uint32, adds []nftkernel.TokenAdd) error
 }
 
@@ -29,21 +30,22 @@ type Keys map[string]map[string]*token.Key
 // Key is one key's tokens in the kernel, after the top-up (or, for a dry
 // run, as they would be).
 type Key struct {
-	Door     string    `json:"door"`
-	Key      string    `json:"key"`
-	Set      string    `json:"set"`
-	Unspent  int       `json:"unspent"`           // tokens in the set now, the marker left out
-	Added    int       `json:"added"`             // tokens this top-up adds
-	Through  time.Time `json:"installed_through"` // end of the last slot installed
-	Works    time.Time `json:"works_until"`       // when a client up to skew fast stops opening, without a top-up
-	Memory   uint64    `json:"kernel_bytes"`      // what the set's elements take (ruleset.ElementBytes each)
-	HadMark  bool      `json:"had_mark"`          // the set held a high-water mark before
-	MarkSlot int64     `json:"mark_slot"`
+	Door    string    `json:"door"`
+	Key     string    `json:"key"`
+	Set     string    `json:"set"`
+	Unspent int       `json:"unspent"`           // tokens in the set now, the marker left out
+	Added   int       `json:"added"`             // tokens this top-up adds
+	Through time.Time `json:"installed_through"` // end of the last slot installed
+	Works   time.Time `json:"works_until"`       // when a client up to skew fast stops opening, without a top-up
 }
 
 // Left returns how long from now the key keeps opening its door without a
 // top-up.
 func (k Key) Left(now time.Time) time.Duration { return max(0, k.Works.Sub(now)) }
+
+// ErrNoMark is wrapped when a key's set holds tokens but no high-water
+// marker: a top-up then refuses, so as never to install a spent token again.
+var ErrNoMark = errors.New("token set without a high-water marker")
 
 // attempts bounds the retries when another writer commits in between.
 const attempts = 10
@@ -87,21 +89,33 @@ func runOnce(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun boo
 				return nil, fmt.Errorf("top up tokens: door %q key %q: %w", d.Name, tk.Name, err)
 			}
 			marker := token.Marker(key.Secret, d.Name)
-			var have *token.Mark
-			st := Key{Door: d.Name, Key: tk.Name, Set: set, Unspent: len(elems)}
+			st := Key{Door: d.Name, Key: tk.Name, Set: set}
 			for _, e := range elems {
 				if token.Token(e.Key) != marker {
-					continue
+					st.Unspent++
 				}
-				st.Unspent--
-				if m, ok := token.ParseMark(e.Comment); ok {
-					have = &m
+			}
+			// The mark is read by key, never from the dump: a dump can
+			// skip elements (nftkernel.Conn.TokenElement says why).
+			me, err := k.TokenElement(spec.Table.Name, set, marker)
+			if err != nil {
+				return nil, fmt.Errorf("top up tokens: door %q key %q: %w", d.Name, tk.Name, err)
+			}
+			var have *token.Mark
+			if me != nil {
+				m, ok := token.ParseMark(me.Comment)
+				if !ok {
+					return nil, fmt.Errorf("top up tokens: door %q key %q: the high-water marker of set %q reads %q, not a mark; not topping up", d.Name, tk.Name, set, me.Comment)
 				}
+				have = &m
+			} else if st.Unspent > 0 {
+				// Tokens outlive no marker (its timeout ends with the last
+				// slot's), so tokens without one mean the marker was taken
+				// out (sent as a token by its key's holder). Starting again
+				// could put spent tokens back: wait until these expire.
+				return nil, fmt.Errorf("top up tokens: door %q key %q: set %q holds %d tokens but no high-water marker; not topping up until they expire, as that could install spent tokens again: %w", d.Name, tk.Name, set, st.Unspent, ErrNoMark)
 			}
 			plan := token.Plan(key.Secret, w, have, now)
-			if have != nil {
-				st.HadMark, st.MarkSlot = true, have.Slot
-			}
 			last := token.Mark{SlotLen: w.Slot}
 			switch {
 			case plan.Due():
@@ -114,7 +128,6 @@ func runOnce(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun boo
 			st.Through = token.SlotStart(last.Slot+1, w.Slot)
 			st.Works = w.WorksUntil(last)
 			st.Added = len(plan.Add)
-			st.Memory = uint64(st.Unspent+st.Added+1) * tokenElementBytes
 			out = append(out, st)
 			if !plan.Due() {
 				continue
@@ -139,8 +152,3 @@ func runOnce(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun boo
 	}
 	return out, nil
 }
-
-// tokenElementBytes is what the kernel takes for one element of a token
-// set (a 16-byte key with timeout and expiration in an rhash set): 93.5 B
-// measured by BenchmarkTokenMemory, in 96-byte slab objects.
-const tokenElementBytes = 96
