@@ -207,7 +207,7 @@ func (d *doorOut) action(e *event, w *warner) {
 		d.add("protect", `["PORT/tcp"]`, "")
 		d.missing = append(d.missing, "the port it protects")
 	}
-	d.report(e, m, len(ports) > 0 || svc != nil, w)
+	d.report(e, m, d.live(), w)
 	d.openFor(e, w)
 	if svc != nil {
 		d.add("service", quote(svc.Unit), "")
@@ -237,6 +237,8 @@ func (d *doorOut) report(e *event, m meaning, done bool, w *warner) {
 			} else {
 				w.add(m.Line, "[%s] %q %s: knockc grants the knocker only the ports a door protects: write them in protect = [\"PORT/tcp\"] of %s", e.Name, p.Text, p.Refused, where)
 			}
+		case p.Other != "" && e.guessed:
+			// said already: the section that undoes it tells what it did
 		case p.Other != "":
 			hook := "put it in a script that reads the knocker's address from $KNOCKC_ADDR, and name that in on_open = [\"/path/to/script\"] of " + where
 			if !done {
