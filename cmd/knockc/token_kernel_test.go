@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -149,5 +150,19 @@ func TestKernelTokenKnockRecovers(t *testing.T) {
 	code, out, errOut = knockFromClient()
 	if code != 0 || !strings.Contains(out, "door open after") || !strings.Contains(errOut, "sending the next token") {
 		t.Fatalf("knock --key after its token was spent = %d\nstdout: %s\nstderr: %s\nwant one retry, then open", code, out, errOut)
+	}
+
+	// As ssh's ProxyCommand: knock, then relay stdin and stdout over the
+	// protected port (the listener echoes).
+	if err := conn.Remove("knockc", compiler.GrantSet("ssh", ruleset.IPv4), client.V4); err != nil {
+		t.Fatal(err)
+	}
+	var pout, perr bytes.Buffer
+	client.NS.Do(func() error {
+		code = run([]string{"knockc", "knock", "--key", key, "--pipe", "22", client.ServerV4.String()}, strings.NewReader("hello through the token door\n"), &pout, &perr)
+		return nil
+	})
+	if code != 0 || pout.String() != "hello through the token door\n" {
+		t.Errorf("knock --key --pipe 22 = %d, stdout %q, stderr %q; want the line echoed back", code, pout.String(), perr.String())
 	}
 }
