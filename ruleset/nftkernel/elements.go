@@ -79,11 +79,3 @@ func (c *Conn) Remove(table, set string, addr netip.Addr) error {
 	}
 	return nil
 }
-
-// keyType returns the set key datatype of an address of family f.
-func keyType(f ruleset.Family) nftables.SetDatatype {
-	if f == ruleset.IPv6 {
-		return nftables.TypeIP6Addr
-	}
-	return nftables.TypeIPAddr
-}

@@ -92,30 +92,66 @@ var policies = mapping[ruleset.Policy, nftables.ChainPolicy]{
 	{ruleset.PolicyDrop, nftables.ChainPolicyDrop},
 }
 
-// nfproto returns the NFPROTO value nft compares meta nfproto with for f.
-func nfproto(f ruleset.Family) byte {
-	if f == ruleset.IPv6 {
-		return unix.NFPROTO_IPV6
-	}
-	return unix.NFPROTO_IPV4
+// familyFacts is what the kernel needs to know of each address family, in
+// one table: the NFPROTO value meta nfproto compares with, the set key
+// datatype of an address, and where the source and destination addresses
+// sit in the network header (offset, length).
+var familyFacts = []struct {
+	family       ruleset.Family
+	nfproto      byte
+	key          nftables.SetDatatype
+	saddr, daddr [2]uint32
+}{
+	{ruleset.IPv4, unix.NFPROTO_IPV4, nftables.TypeIPAddr, [2]uint32{12, 4}, [2]uint32{16, 4}},
+	{ruleset.IPv6, unix.NFPROTO_IPV6, nftables.TypeIP6Addr, [2]uint32{8, 16}, [2]uint32{24, 16}},
 }
+
+// facts returns familyFacts' row of f; any family but IPv6 is IPv4's.
+func facts(f ruleset.Family) int {
+	if f == ruleset.IPv6 {
+		return 1
+	}
+	return 0
+}
+
+// nfproto returns the NFPROTO value nft compares meta nfproto with for f.
+func nfproto(f ruleset.Family) byte { return familyFacts[facts(f)].nfproto }
+
+// keyType returns the set key datatype of an address of family f.
+func keyType(f ruleset.Family) nftables.SetDatatype { return familyFacts[facts(f)].key }
 
 // saddrField returns where the source address of f sits in the network
 // header: its offset and length.
 func saddrField(f ruleset.Family) (offset, length uint32) {
-	if f == ruleset.IPv6 {
-		return 8, 16
-	}
-	return 12, 4
+	a := familyFacts[facts(f)].saddr
+	return a[0], a[1]
 }
 
 // daddrField returns where the destination address of f sits in the
 // network header: its offset and length.
 func daddrField(f ruleset.Family) (offset, length uint32) {
-	if f == ruleset.IPv6 {
-		return 24, 16
+	a := familyFacts[facts(f)].daddr
+	return a[0], a[1]
+}
+
+// familyOfNFProto returns the family meta nfproto value p stands for.
+func familyOfNFProto(p byte) (ruleset.Family, bool) {
+	for _, ff := range familyFacts {
+		if ff.nfproto == p {
+			return ff.family, true
+		}
 	}
-	return 16, 4
+	return 0, false
+}
+
+// familyOfKey returns the family whose addresses a set of key type k holds.
+func familyOfKey(k nftables.SetDatatype) (ruleset.Family, bool) {
+	for _, ff := range familyFacts {
+		if k.GetNFTMagic() == ff.key.GetNFTMagic() && k.Bytes == ff.key.Bytes {
+			return ff.family, true
+		}
+	}
+	return 0, false
 }
 
 // Offsets into the TCP and UDP headers that knockc matches on or writes.

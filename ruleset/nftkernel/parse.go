@@ -175,13 +175,7 @@ func matchNFProto(es []expr.Any) (ruleset.Family, bool) {
 	if !ok || len(data) != 1 {
 		return 0, false
 	}
-	switch data[0] {
-	case unix.NFPROTO_IPV4:
-		return ruleset.IPv4, true
-	case unix.NFPROTO_IPV6:
-		return ruleset.IPv6, true
-	}
-	return 0, false
+	return familyOfNFProto(data[0])
 }
 
 // matchL4Proto matches a meta l4proto comparison with any protocol.
@@ -546,13 +540,8 @@ func setFamily(s *nftables.Set) ruleset.Family {
 	if !s.Dynamic || !s.HasTimeout || s.Anonymous || s.Constant || s.Interval || s.IsMap || s.Concatenation {
 		return 0
 	}
-	switch magic, n := s.KeyType.GetNFTMagic(), s.KeyType.Bytes; {
-	case magic == nftables.TypeIPAddr.GetNFTMagic() && n == nftables.TypeIPAddr.Bytes:
-		return ruleset.IPv4
-	case magic == nftables.TypeIP6Addr.GetNFTMagic() && n == nftables.TypeIP6Addr.Bytes:
-		return ruleset.IPv6
-	}
-	return 0
+	f, _ := familyOfKey(s.KeyType)
+	return f
 }
 
 // ParseChain turns a chain read back from the kernel into the model, without
