@@ -229,6 +229,9 @@ func (m *Monitor) ensureTable() {
 		m.log.Error("cannot put knockc's table back", "err", err)
 	case applied:
 		m.log.Warn("knockc's table was gone (flushed by another tool?): applied it again; knocks in progress and grants were lost with it")
+		// Token doors came back empty: install their tokens at once, not
+		// at the next top-up tick.
+		m.topUp()
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/internal/monitor"
+	"github.com/knockc/knockc/internal/testenv/netns"
 	"github.com/knockc/knockc/internal/token"
 	"github.com/knockc/knockc/internal/topup"
 	"github.com/knockc/knockc/ruleset"
@@ -378,5 +379,48 @@ func TestIntegrationTokenMarkerGone(t *testing.T) {
 	e.send(f, netip.Addr{}, tok[:])
 	if e.anyGrant(f) {
 		t.Fatal("a spent token opened the door again after the marker went")
+	}
+}
+
+// TestIntegrationTokenTableFlushed: after `nft flush ruleset` (what Debian's
+// nftables.service does on start and reload), knockc monitor --apply puts
+// the table back and installs the tokens in the same tick: a fresh token
+// opens the door again within a second.
+func TestIntegrationTokenTableFlushed(t *testing.T) {
+	e := newTokenEnv(t, "")
+	netns.RequireRoot(t, "ip", "nft")
+	f := ruleset.IPv4
+	conn, err := nftkernel.Open(e.server.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	want := compiler.Compile(e.spec)
+	m, err := monitor.New(monitor.Config{Spec: e.spec, Kernel: conn, Reconcile: 100 * time.Millisecond,
+		Ensure: func() (bool, error) { return conn.Ensure(want) },
+		TopUp: func() error {
+			_, err := topup.Run(conn, e.spec, e.keys, time.Now(), false)
+			return err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, make(chan monitor.Event), nil, nil) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	e.server.Run(t, "nft", "flush", "ruleset")
+	tok := e.current(0)
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if els, err := e.conn.TokenElements(e.spec.Table.Name, compiler.TokenSet("ssh", "alice")); err == nil && len(els) > 0 {
+			break
+		}
+	}
+	e.send(f, netip.Addr{}, tok[:])
+	if !e.waitGrant(f, e.src(f)) {
+		t.Fatal("a fresh token did not open the door a second after the ruleset was flushed")
 	}
 }
