@@ -140,6 +140,9 @@ func arrange(app *cli.App, args []string) ([]string, error) {
 		}
 		return nil, cli.Exit(msg+" (knockc help lists the commands)", 1)
 	}
+	if args[len(args)-1] == "--generate-bash-completion" {
+		return args, nil // urfave/cli's own completion protocol: words as typed
+	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
 		v, ok := f.(interface{ TakesValue() bool })

@@ -114,3 +114,12 @@ func TestFlagsAfterArguments(t *testing.T) {
 		t.Errorf("status flags in two orders differ: %d %q %q vs %d %q %q", code, out, errOut, code2, out2, errOut2)
 	}
 }
+
+// urfave/cli reads the word to complete from os.Args, so in process the
+// test can only check that the command line gets through to it.
+func TestUrfaveCompletionProtocolPassesThrough(t *testing.T) {
+	code, _, errOut := runStdin(t, "", "plan", "--d", "--generate-bash-completion")
+	if code != 0 || errOut != "" {
+		t.Errorf("plan --d --generate-bash-completion = %d, stderr %q; want 0 and no flag error", code, errOut)
+	}
+}
