@@ -17,7 +17,11 @@ description:
     survive; the protected ports fall back to the host's firewall).
 options:
   spec:
-    description: Path of the spec on the target. Mutually exclusive with I(content).
+    description:
+      - Path of the spec on the target. Mutually exclusive with I(content).
+      - In check mode a task that would write this file (template, copy)
+        has not written it, so the plan is of the file as it is; pass
+        I(content) (e.g. a template lookup) to plan the new spec.
     type: path
   content:
     description: The spec itself (TOML), e.g. from a template lookup. Sent to knockc on stdin.
