@@ -424,3 +424,36 @@ func TestIntegrationTokenTableFlushed(t *testing.T) {
 		t.Fatal("a fresh token did not open the door a second after the ruleset was flushed")
 	}
 }
+
+// TestIntegrationTokenExpires: each token's element times out `lifetime`
+// after its slot ends, in the kernel: with 1 s slots and a 1 s lifetime, a
+// token installed and never spent stops opening the door about 2 s later,
+// while the current slot's token opens it.
+func TestIntegrationTokenExpires(t *testing.T) {
+	e := newTokenEnv(t, "slot = \"1s\"\nlifetime = \"1s\"\nskew = \"1s\"\nahead = \"3m\"")
+	f := ruleset.IPv4
+	now := time.Now()
+	s0 := token.SlotOf(now, e.key.Slot)
+	old := token.Derive(e.key.Secret, e.key.Params(), s0, 0)
+	el, err := e.conn.TokenElement(e.spec.Table.Name, compiler.TokenSet("ssh", "alice"), old)
+	if err != nil || el == nil {
+		t.Fatalf("TokenElement(token of the current slot) = %v, %v; want it installed", el, err)
+	}
+	want := token.SlotStart(s0+1, e.key.Slot).Add(time.Second).Sub(now)
+	if d := el.Expires - want; d < -100*time.Millisecond || d > 100*time.Millisecond {
+		t.Errorf("token of the current slot expires in %v, want %v (its slot's end plus lifetime)", el.Expires, want)
+	}
+	time.Sleep(time.Until(token.SlotStart(s0+1, e.key.Slot).Add(time.Second + 200*time.Millisecond)))
+	if el, err := e.conn.TokenElement(e.spec.Table.Name, compiler.TokenSet("ssh", "alice"), old); err != nil || el != nil {
+		t.Errorf("TokenElement(expired token) = %+v, %v; want it gone", el, err)
+	}
+	e.send(f, netip.Addr{}, old[:])
+	if e.anyGrant(f) {
+		t.Fatal("an expired token opened the door")
+	}
+	cur := e.current(0)
+	e.send(f, netip.Addr{}, cur[:])
+	if !e.waitGrant(f, e.src(f)) {
+		t.Fatal("the current slot's token did not open the door")
+	}
+}
