@@ -353,3 +353,24 @@ func TestAnsibleModuleScenarios(t *testing.T) {
 		}
 	}
 }
+
+// TestAnsibleModuleDocumentation: ansible-doc reads the module's
+// DOCUMENTATION, EXAMPLES and RETURN, so they are valid YAML and complete.
+func TestAnsibleModuleDocumentation(t *testing.T) {
+	netns.RequireRoot(t, "ansible-doc")
+	lib, err := filepath.Abs("library")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ansible-doc", "knockc")
+	cmd.Env = append(os.Environ(), "ANSIBLE_LIBRARY="+lib, "ANSIBLE_HOME="+t.TempDir(), "ANSIBLE_NOCOLOR=1", "PAGER=cat")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ansible-doc knockc: %v\n%s", err, out)
+	}
+	for _, want := range []string{"content", "netns", "state", "EXAMPLES", "RETURN VALUES", "problems"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("ansible-doc knockc lacks %q:\n%s", want, out)
+		}
+	}
+}
