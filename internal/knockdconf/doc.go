@@ -5,9 +5,10 @@
 // knocker's address in the kernel. So the translation reads the commands
 // for what they mean rather than running them (docs/import.md). Each
 // command is split as /bin/sh would split it (shell.go). Every part is then
-// read as a firewall rule for %IP% (iptables, ip6tables, ufw, firewall-cmd,
-// nft, ipset, knockd's knock_add and knock_helper_ipt.sh: command.go) or as
-// a service start or stop. A rule that lets the knocker in becomes
+// read (command.go) as a firewall rule for %IP% (iptables, ip6tables and
+// knockd's knock_add and knock_helper_ipt.sh: iptables.go; ufw.go;
+// firewall-cmd: firewalld.go; nft and ipset: nft.go) or as a service
+// start or stop. A rule that lets the knocker in becomes
 // protect, and a started service becomes service = "X.service". The section
 // that undoes another (deletes the same rule, stops the same service)
 // becomes its close_sequence, whatever the two are called
