@@ -30,13 +30,12 @@ type Keys map[string]map[string]*token.Key
 // Key is one key's tokens in the kernel, after the top-up (or, for a dry
 // run, as they would be).
 type Key struct {
-	Door    string    `json:"door"`
-	Key     string    `json:"key"`
-	Set     string    `json:"set"`
-	Unspent int       `json:"unspent"`           // tokens in the set now, the marker left out
-	Added   int       `json:"added"`             // tokens this top-up adds
-	Through time.Time `json:"installed_through"` // end of the last slot installed
-	Works   time.Time `json:"works_until"`       // when a client up to skew fast stops opening, without a top-up
+	Door, Key string
+	Set       string    // the key's token set
+	Unspent   int       // tokens in the set now, the marker left out
+	Added     int       // tokens this top-up adds (or, dry, would add)
+	Through   time.Time // end of the last slot installed
+	Works     time.Time // when a client up to skew fast stops opening, without a top-up
 }
 
 // Left returns how long from now the key keeps opening its door without a
