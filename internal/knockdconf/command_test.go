@@ -43,6 +43,7 @@ func TestInterpretCommand(t *testing.T) {
 		{"no command", "iptables -s %IP% -p tcp --dport 22 -j ACCEPT", "refused: neither adds (-A, -I) nor deletes (-D) a rule"},
 		{"missing value", "iptables -A INPUT -s %IP% -p tcp --dport", "refused: --dport needs a value"},
 		{"sudo", "sudo /sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT", "grant [ipv4] 22/tcp"},
+		{"tcp-flags, limit, destination, numeric protocol", "iptables -A INPUT -s %IP% -p 6 --tcp-flags SYN,RST,ACK SYN -m limit --limit 3/min --limit-burst 3 -d 192.0.2.1 --dport 22 -j ACCEPT", "grant [ipv4] 22/tcp (-m limit caps how often the rule matches; knockc does not rate-limit the knocker's connections; allows only to address 192.0.2.1"},
 		// knockd's helpers
 		{"knock_add", "/usr/local/sbin/knock_add -i -c INPUT -p tcp -d 443 -f %IP%", "grant [ipv4] 443/tcp"},
 		{"knock_helper_ipt.sh", `/usr/sbin/knock_helper_ipt.sh -a -f %IP% -d 22 -m "knockd ssh"`, "grant [ipv4] 22/tcp"},
@@ -65,6 +66,8 @@ func TestInterpretCommand(t *testing.T) {
 		{"rich rule, service", `firewall-cmd --zone=internal --add-rich-rule="rule family="ipv4" source address="%IP%" service name="ssh" accept"`, "grant [ipv4] 22/tcp"},
 		{"rich rule removed", `firewall-cmd --remove-rich-rule='rule family="ipv4" source address="%IP%" port port="22" protocol="tcp" accept'`, "revoke [ipv4] 22/tcp"},
 		{"rich rule, no port", `firewall-cmd --add-rich-rule='rule family="ipv4" source address="%IP%" accept'`, "refused: rich rule names no port or service"},
+		{"direct rule", "firewall-cmd --permanent --direct --add-rule ipv4 filter INPUT 0 -s %IP% -p tcp --dport 22 -j ACCEPT", "grant [ipv4] 22/tcp"},
+		{"direct rule removed", "firewall-cmd --direct --remove-rule ipv6 filter INPUT 0 -s %IP% -p tcp --dport 22 -j ACCEPT", "revoke [ipv6] 22/tcp"},
 		{"add-service", "firewall-cmd --zone=public --add-service=ssh", "grant [] 22/tcp to everyone"},
 		{"reload", "firewall-cmd --reload", "noop"},
 		// nft

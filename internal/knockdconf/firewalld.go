@@ -18,6 +18,9 @@ func parseFirewallCmd(words []string, resolve Services) (*grant, error) {
 	if path.Base(words[0]) != "firewall-cmd" {
 		return nil, errNotMine
 	}
+	if len(words) > 1 && words[1] == "--direct" || len(words) > 2 && words[2] == "--direct" {
+		return firewallDirect(words, resolve)
+	}
 	g := &grant{}
 	var rule, what, value string
 	for i := 1; i < len(words); i++ {
@@ -101,6 +104,33 @@ func parseFirewallCmd(words []string, resolve Services) (*grant, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// firewallDirect reads firewall-cmd [--permanent] --direct --add-rule|
+// --remove-rule ipv4|ipv6 TABLE CHAIN PRIORITY ARGS…, whose ARGS are an
+// iptables rule: it is read as "iptables -t TABLE -A|-D CHAIN ARGS…".
+func firewallDirect(words []string, resolve Services) (*grant, error) {
+	var rest []string
+	op := ""
+	for i, w := range words[1:] {
+		if w == "--add-rule" || w == "--remove-rule" {
+			op, rest = w, words[i+2:]
+			break
+		}
+	}
+	if op == "" || len(rest) < 4 {
+		return nil, errors.New("changes no direct rule")
+	}
+	prog := map[string]string{"ipv4": "iptables", "ipv6": "ip6tables"}[rest[0]]
+	if prog == "" {
+		return nil, fmt.Errorf("adds a direct rule for %q: knockc gates ipv4 and ipv6", rest[0])
+	}
+	flag := "-A"
+	if op == "--remove-rule" {
+		flag = "-D"
+	}
+	ipt := append([]string{prog, "-t", rest[1], flag, rest[2]}, rest[4:]...)
+	return parseIPTables(ipt, resolve)
 }
 
 // richRule reads the words of a firewalld rich rule into "element

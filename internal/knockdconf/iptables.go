@@ -90,10 +90,25 @@ func parseIPTables(words []string, resolve Services) (*grant, error) {
 			}
 			switch v {
 			case "tcp", "udp", "state", "conntrack", "multiport", "comment":
+			case "limit":
+				g.Notes = append(g.Notes, "-m limit caps how often the rule matches; knockc does not rate-limit the knocker's connections")
 			default:
 				return nil, fmt.Errorf("uses match %q, which knockc has no equivalent for", v)
 			}
-		case "--state", "--ctstate", "--comment":
+		case "--tcp-flags":
+			// --tcp-flags MASK COMP: a SYN match like --syn.
+			if _, err = next(&i, a); err == nil {
+				_, err = next(&i, a)
+			}
+			if err != nil {
+				return nil, err
+			}
+		case "-d", "--destination", "--dst":
+			if v, err = next(&i, a); err != nil {
+				return nil, err
+			}
+			g.Notes = append(g.Notes, fmt.Sprintf("allows only to address %s; knockc's grant covers every address of this host", v))
+		case "--state", "--ctstate", "--comment", "--limit", "--limit-burst":
 			if _, err = next(&i, a); err != nil {
 				return nil, err
 			}
@@ -140,6 +155,12 @@ func parseIPTables(words []string, resolve Services) (*grant, error) {
 		g.Everyone = true
 	case !isKnocker(source):
 		return nil, fmt.Errorf("matches source %q, not the knocker's address (-s %%IP%%), so it is no grant", source)
+	}
+	switch proto {
+	case "6":
+		proto = "tcp"
+	case "17":
+		proto = "udp"
 	}
 	switch proto {
 	case "tcp", "udp":
