@@ -33,11 +33,10 @@ func (c *Conn) Apply(want, have *ruleset.Table) (err error) {
 			return fmt.Errorf("apply table %q: %w", want.Name, err)
 		}
 	}
-	ops, err := batch(want, plan.Ops, queue)
+	ops, err := batch(want, append(plan.Ops, markOps(want.Name, NewOwner(want))...), queue) // owner.go
 	if err != nil {
 		return fmt.Errorf("apply table %q: %w", want.Name, err)
 	}
-	ops = append(ops, markOps(TableObj(want), NewOwner(want))...) // owner.go
 	for _, o := range ops {
 		o.do(c.nft)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
 	"github.com/knockc/knockc/ruleset"
 )
 
@@ -138,18 +137,14 @@ func markerOwner(rules []*nftables.Rule) *Owner {
 	return &Owner{}
 }
 
-// markOps are the operations that write mark into tbl's marker chain: the
-// chain is created if missing, emptied, and given its one rule.
-func markOps(tbl *nftables.Table, mark Owner) []op {
-	ch := &nftables.Chain{Name: OwnerChain, Table: tbl}
-	rule := &nftables.Rule{
-		Table: tbl, Chain: ch,
-		Exprs:    []expr.Any{&expr.Verdict{Kind: expr.VerdictReturn}},
-		UserData: RuleUserData(mark.String()),
-	}
-	return []op{
-		{"chain " + OwnerChain, func(n *nftables.Conn) { n.AddChain(ch) }},
-		{"flush chain " + OwnerChain, func(n *nftables.Conn) { n.FlushChain(ch) }},
-		{"chain " + OwnerChain + " rule 1", func(n *nftables.Conn) { n.AddRule(rule) }},
+// markOps are the operations that write mark into table's marker chain,
+// appended to every apply's transaction: the chain is created if missing,
+// emptied, and given its one rule, "return comment MARK".
+func markOps(table string, mark Owner) []ruleset.Op {
+	return []ruleset.Op{
+		{Verb: ruleset.VerbAdd, Kind: ruleset.KindChain, Table: table, Name: OwnerChain},
+		{Verb: ruleset.VerbFlush, Kind: ruleset.KindChain, Table: table, Name: OwnerChain},
+		{Verb: ruleset.VerbAdd, Kind: ruleset.KindRule, Table: table, Name: OwnerChain, Index: 1,
+			Rule: &ruleset.Rule{Stmts: []ruleset.Stmt{ruleset.Verdict{Kind: ruleset.VerdictReturn}}, Comment: mark.String()}},
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/google/nftables"
 	"github.com/knockc/knockc/ruleset"
 )
 
@@ -101,13 +100,16 @@ func (c *Conn) updateOnce(want *ruleset.Table, o UpdateOptions, res *UpdateResul
 			return false, 0, fmt.Errorf("apply table %q: %w", want.Name, err)
 		}
 	}
-	var ops []op
+	// The plan's transaction, or only the table when just the mark is
+	// rewritten, then the mark (owner.go): one typed list, one batch.
+	todo := plan.Ops
 	if plan.Empty() {
-		ops = []op{{"table " + want.Name, func(n *nftables.Conn) { n.AddTable(TableObj(want)) }}}
-	} else if ops, err = batch(want, plan.Ops, queue); err != nil {
+		todo = []ruleset.Op{{Verb: ruleset.VerbAdd, Kind: ruleset.KindTable, Table: want.Name}}
+	}
+	ops, err := batch(want, append(todo, markOps(want.Name, o.Mark)...), queue)
+	if err != nil {
 		return false, 0, fmt.Errorf("apply table %q: %w", want.Name, err)
 	}
-	ops = append(ops, markOps(TableObj(want), o.Mark)...)
 	if err := c.flushAt(gen, ops); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return false, 0, fmt.Errorf("apply table %q: %w", want.Name, err)
