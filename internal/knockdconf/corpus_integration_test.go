@@ -518,6 +518,16 @@ func (r *corpusRun) door(d *compiler.Door, fam ruleset.Family, server *netns.NS,
 			w.fail("door %q: %s opens for a client that did not knock", d.Name, p)
 			return "FAIL", "-", service
 		}
+		// A door of one family keeps the port shut over the other, for
+		// the knocker too: nothing is left to the host firewall.
+		if !d.HasFamily(ruleset.IPv6) && (reach(c, c.ServerV6, p) || reach(other, other.ServerV6, p)) {
+			w.fail("door %q (IPv4 only): %s opens over IPv6", d.Name, p)
+			return "FAIL", "-", service
+		}
+		if !d.HasFamily(ruleset.IPv4) && (reach(c, c.ServerV4, p) || reach(other, other.ServerV4, p)) {
+			w.fail("door %q (IPv6 only): %s opens over IPv4", d.Name, p)
+			return "FAIL", "-", service
+		}
 	}
 	open = "ok " + how
 	if fam == ruleset.IPv6 {
