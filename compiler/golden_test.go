@@ -1,20 +1,16 @@
 package compiler_test
 
 import (
-	"flag"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/examples"
+	"github.com/knockc/knockc/internal/testenv"
 	"github.com/knockc/knockc/ruleset"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files testdata/*.nft from the examples")
 
 // exampleSpecs returns every example spec by file name ("classic-ssh.toml").
 func exampleSpecs(t testing.TB) map[string][]byte {
@@ -54,19 +50,7 @@ func TestGolden(t *testing.T) {
 		t.Run(strings.TrimSuffix(name, ".toml"), func(t *testing.T) {
 			got := ruleset.Render(compileExample(t, name, data))
 			path := filepath.Join("testdata", strings.TrimSuffix(name, ".toml")+".nft")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden (run go test ./compiler -update to create it): %v", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("Render(Compile(%s)) differs from %s (-want +got):\n%s", name, path, diff)
-			}
+			testenv.Golden(t, path, []byte(got))
 		})
 	}
 

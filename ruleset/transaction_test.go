@@ -1,41 +1,23 @@
 package ruleset_test
 
 import (
-	"flag"
 	"io/fs"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/knockc/knockc/compiler"
 	"github.com/knockc/knockc/examples"
+	"github.com/knockc/knockc/internal/testenv"
 	"github.com/knockc/knockc/ruleset"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files testdata/ops/*.ops")
-
-// golden compares got with testdata/ops/name, or rewrites it with -update.
+// golden compares got with testdata/ops/name (testenv.Golden).
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "ops", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./ruleset -update)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-golden +got):\n%s", path, diff)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "ops", name), []byte(got))
 }
 
 // compile loads and compiles a spec.

@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,9 +13,9 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
-)
 
-var update = flag.Bool("update", false, "rewrite the generated files under dist/ (man page, completion)")
+	"github.com/knockc/knockc/internal/testenv"
+)
 
 // generated maps each file (their text is Linux's: all commands) under dist/ made from the CLI definition to the
 // function that makes it. `go generate ./cmd/knockc` rewrites them.
@@ -34,7 +33,7 @@ func TestGeneratedFiles(t *testing.T) {
 		if err != nil {
 			t.Fatalf("generate %s: %v", path, err)
 		}
-		if *update {
+		if testenv.Updating() { // rewrite dist/ (man page, completion)
 			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -2,17 +2,14 @@ package knockdconf
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite the .toml and .warnings golden files")
 
 // Every testdata/*.conf (knockd(1)'s examples, Debian's /etc/knockd.conf and
 // knockc's own cases) translates to its .toml and .warnings; the spec loads
@@ -40,8 +37,8 @@ func TestGolden(t *testing.T) {
 			for _, w := range res.Warnings {
 				warnings.WriteString(w.String() + "\n")
 			}
-			golden(t, name+".toml", res.Spec)
-			golden(t, name+".warnings", warnings.Bytes())
+			testenv.Golden(t, name+".toml", res.Spec)
+			testenv.Golden(t, name+".warnings", warnings.Bytes())
 
 			spec, err := compiler.Parse(filepath.Base(name)+".toml", res.Spec)
 			switch {
@@ -72,24 +69,6 @@ func TestGolden(t *testing.T) {
 				t.Errorf("Convert(%s) is not deterministic", conf)
 			}
 		})
-	}
-}
-
-// golden compares got with the file at path, or rewrites it with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create it): %v", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("%s differs (-want +got); run with -update if the change is right:\n%s", path, d)
 	}
 }
 
