@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/knockc/knockc/compiler"
+	"github.com/knockc/knockc/internal/topup"
 	"github.com/knockc/knockc/internal/view"
 	"github.com/knockc/knockc/ruleset"
 	"github.com/knockc/knockc/ruleset/nftkernel"
@@ -34,6 +35,9 @@ func applyCommand() *cli.Command {
 			// Update plans again from what it reads, and again whenever
 			// another writer commits first (the batch carries the ruleset
 			// generation it was planned from: docs/fail-closed.md).
+			// A batch that recreates a token set empties it: what it held
+			// is read first and put back by the top-up (docs/tokens.md).
+			carry := topup.ReadBefore(conn, spec, keys)
 			res, err := conn.Update(want, nftkernel.UpdateOptions{
 				Adopt: c.Bool("adopt"),
 				OnPlan: func(p *ruleset.Plan, attempt int) {
@@ -54,7 +58,7 @@ func applyCommand() *cli.Command {
 				fmt.Fprintf(c.App.ErrWriter, "knockc: took over table inet %s (--adopt)\n", want.Name)
 			}
 			// A top-up is state: it never counts as a change.
-			tokens, err := topUpTokens(conn, spec, keys, time.Now(), false)
+			tokens, err := topUpTokens(conn, spec, keys, time.Now(), false, carry)
 			if err != nil {
 				return err
 			}

@@ -66,7 +66,9 @@ func runMonitor(ctx context.Context, spec *compiler.Spec, keys topup.Keys, log *
 	}
 	defer conn.Close()
 	want := compiler.Compile(spec)
+	var carry topup.Carry
 	if apply {
+		carry = topup.ReadBefore(conn, spec, keys)
 		_, have, err := conn.Plan(want)
 		if err == nil {
 			err = conn.Apply(want, have)
@@ -94,9 +96,12 @@ func runMonitor(ctx context.Context, spec *compiler.Spec, keys topup.Keys, log *
 	}
 	cfg := monitor.Config{Spec: spec, Kernel: conn, Services: services, Logger: log, Reconcile: reconcile}
 	if len(keys) > 0 {
-		// The monitor keeps token doors topped up (docs/tokens.md).
+		// The monitor keeps token doors topped up (docs/tokens.md); its
+		// first top-up follows its own apply, which may have recreated
+		// token sets.
 		cfg.TopUp = func() error {
-			_, err := topup.Run(conn, spec, keys, time.Now(), false)
+			_, err := topup.RunFrom(conn, spec, keys, time.Now(), false, carry)
+			carry = nil
 			return err
 		}
 	}

@@ -41,7 +41,7 @@ func planCommand() *cli.Command {
 			}
 			v := view.NewPlan(plan, want)
 			// Tokens due are state: reported, never a change (docs/tokens.md).
-			if v.Tokens, err = topUpTokens(conn, spec, keys, time.Now(), true); err != nil {
+			if v.Tokens, err = topUpTokens(conn, spec, keys, time.Now(), true, nil); err != nil {
 				return err
 			}
 			if !c.Bool("json") {

@@ -28,11 +28,15 @@ func specKeys(c *cli.Context, spec *compiler.Spec) (topup.Keys, error) {
 // dry run only reads what is there) and returns each key's state. Top-ups
 // are state, not config: they never count as changes for
 // --detailed-exitcode.
-func topUpTokens(conn *nftkernel.Conn, spec *compiler.Spec, keys topup.Keys, now time.Time, dryRun bool) ([]view.TokenKey, error) {
+//
+// carry is what the token sets held before an apply's batch (nil when
+// none was sent): a set the batch recreated gets its unspent tokens back
+// and new ones only above its old mark.
+func topUpTokens(conn *nftkernel.Conn, spec *compiler.Spec, keys topup.Keys, now time.Time, dryRun bool, carry topup.Carry) ([]view.TokenKey, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	st, err := topup.Run(conn, spec, keys, now, dryRun)
+	st, err := topup.RunFrom(conn, spec, keys, now, dryRun, carry)
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -76,5 +80,5 @@ func statusTokens(c *cli.Context, conn *nftkernel.Conn) ([]view.TokenKey, error)
 	if err != nil {
 		return nil, err
 	}
-	return topUpTokens(conn, spec, keys, time.Now(), true)
+	return topUpTokens(conn, spec, keys, time.Now(), true, nil)
 }

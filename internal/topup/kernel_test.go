@@ -459,3 +459,61 @@ func TestIntegrationTokenExpires(t *testing.T) {
 		t.Fatal("the current slot's token did not open the door")
 	}
 }
+
+// TestIntegrationTokenSetRecreated: changing ahead (or per_slot, lifetime)
+// changes the token set's size, so apply recreates it, emptying it. apply
+// reads the set first (ReadBefore) and its top-up (RunFrom) puts the
+// unspent tokens back and adds new ones only above the old mark: a token
+// spent before stays spent, one never spent still opens.
+func TestIntegrationTokenSetRecreated(t *testing.T) {
+	e := newTokenEnv(t, "")
+	f := ruleset.IPv4
+	spent, unspent := e.current(0), e.current(1)
+	e.send(f, netip.Addr{}, spent[:])
+	if !e.waitGrant(f, e.src(f)) {
+		t.Fatal("a valid token did not open the door")
+	}
+	e.ungrant(f)
+	before := len(e.tokens())
+
+	path := filepath.Join(e.dir, "knock.toml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(data, []byte("ahead = \"2h\"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := compiler.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carry := topup.ReadBefore(e.conn, e.spec, e.keys)
+	res, err := e.conn.Update(compiler.Compile(spec), nftkernel.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recreated := false
+	for _, c := range res.Plan.Changes {
+		recreated = recreated || c.Name == compiler.TokenSet("ssh", "alice")
+	}
+	if !recreated {
+		t.Fatalf("changing ahead did not recreate the token set: plan %s", res.Plan.Summary())
+	}
+	e.spec = spec
+	st, err := topup.RunFrom(e.conn, spec, e.keys, time.Now(), false, carry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := len(e.tokens()); after < before+120*8-16 {
+		t.Errorf("after recreating the set it holds %d tokens, want the %d unspent ones back and an hour more (%+v)", after, before, st)
+	}
+	e.send(f, netip.Addr{}, spent[:])
+	if e.anyGrant(f) {
+		t.Fatal("a token spent before the set was recreated opened the door")
+	}
+	e.send(f, netip.Addr{}, unspent[:])
+	if !e.waitGrant(f, e.src(f)) {
+		t.Fatal("an unspent token carried over to the recreated set did not open the door")
+	}
+}

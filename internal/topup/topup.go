@@ -53,8 +53,70 @@ const attempts = 10
 // returns each key's state; with dryRun it only reads and reports what a
 // top-up would add. A table without a key's set (not applied yet) fails.
 func Run(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun bool) ([]Key, error) {
+	return RunFrom(k, spec, keys, now, dryRun, nil)
+}
+
+// Before is what a key's set held before a batch that may recreate it
+// (ReadBefore): its high-water mark and its unspent tokens.
+type Before struct {
+	Mark   *token.Mark
+	Tokens []nftkernel.TokenElement // Expires as at ReadAt
+	ReadAt time.Time
+}
+
+// Carry is Before by token set name.
+type Carry map[string]Before
+
+// ReadBefore reads every key's set before apply sends a batch. A batch
+// that recreates a token set (its size changed with per_slot, lifetime or
+// ahead) empties it, marker included; the next top-up (RunFrom) then puts
+// the unspent tokens back and starts new ones above the old mark, so no
+// spent token comes back and no unspent one is lost. A token spent in the
+// milliseconds between this read and the batch would come back; docs/tokens.md
+// says so.
+func ReadBefore(k Kernel, spec *compiler.Spec, keys Keys) Carry {
+	out := Carry{}
+	for _, d := range spec.Doors {
+		if d.Token == nil {
+			continue
+		}
+		for _, tk := range d.Token.Keys {
+			key := keys[d.Name][tk.Name]
+			if key == nil {
+				continue
+			}
+			set := compiler.TokenSet(d.Name, tk.Name)
+			marker := token.Marker(key.Secret, d.Name)
+			me, err := k.TokenElement(spec.Table.Name, set, marker)
+			if err != nil || me == nil {
+				continue // no table or set yet, or no marker: nothing to carry
+			}
+			m, ok := token.ParseMark(me.Comment)
+			if !ok {
+				continue
+			}
+			b := Before{Mark: &m, ReadAt: time.Now()}
+			elems, err := k.TokenElements(spec.Table.Name, set)
+			if err != nil {
+				continue
+			}
+			for _, e := range elems {
+				if token.Token(e.Key) != marker {
+					b.Tokens = append(b.Tokens, e)
+				}
+			}
+			out[set] = b
+		}
+	}
+	return out
+}
+
+// RunFrom is Run after a batch that may have recreated token sets: a set
+// found without a marker that had one before (in carry) gets its unspent
+// tokens back and new ones only above the old mark.
+func RunFrom(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun bool, carry Carry) ([]Key, error) {
 	for try := 1; ; try++ {
-		out, err := runOnce(k, spec, keys, now, dryRun)
+		out, err := runOnce(k, spec, keys, now, dryRun, carry)
 		if errors.Is(err, nftkernel.ErrConflict) && try < attempts {
 			continue
 		}
@@ -62,7 +124,7 @@ func Run(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun bool) (
 	}
 }
 
-func runOnce(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun bool) ([]Key, error) {
+func runOnce(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun bool, carry Carry) ([]Key, error) {
 	gen, err := k.Generation()
 	if err != nil {
 		return nil, fmt.Errorf("top up tokens: %w", err)
@@ -114,24 +176,47 @@ func runOnce(k Kernel, spec *compiler.Spec, keys Keys, now time.Time, dryRun boo
 				// could put spent tokens back: wait until these expire.
 				return nil, fmt.Errorf("top up tokens: door %q key %q: set %q holds %d tokens but no high-water marker; not topping up until they expire, as that could install spent tokens again: %w", d.Name, tk.Name, set, st.Unspent, ErrNoMark)
 			}
-			plan := token.Plan(key.Secret, w, have, now)
+			bound := have
+			var back []nftkernel.TokenElement
+			if b, ok := carry[set]; ok && have == nil && st.Unspent == 0 && b.Mark.SlotLen == w.Slot {
+				// Recreated by the batch just sent: the old mark bounds the
+				// new tokens, and the old unspent ones come back with the
+				// time they had left.
+				bound = b.Mark
+				for _, e := range b.Tokens {
+					if left := e.Expires - now.Sub(b.ReadAt); left > time.Millisecond {
+						back = append(back, nftkernel.TokenElement{Key: e.Key, Timeout: left.Truncate(time.Millisecond)})
+					}
+				}
+				st.Added += len(back)
+			}
+			plan := token.Plan(key.Secret, w, bound, now)
 			last := token.Mark{SlotLen: w.Slot}
 			switch {
 			case plan.Due():
 				last.Slot = plan.Through
-			case have != nil:
-				last = *have
+			case bound != nil:
+				last = *bound
 			default:
 				last.Slot = plan.Through
 			}
 			st.Through = token.SlotStart(last.Slot+1, w.Slot)
 			st.Works = w.WorksUntil(last)
-			st.Added = len(plan.Add)
+			st.Added += len(plan.Add)
 			out = append(out, st)
 			if !plan.Due() {
+				if have == nil && bound != nil {
+					// A recreated set with nothing new due: it gets its old
+					// tokens and must still remember the old mark, or the
+					// next top-up would start from the live window.
+					if left := token.SlotStart(bound.Slot+1, w.Slot).Add(w.Lifetime).Sub(now); left > 0 {
+						back = append(back, nftkernel.TokenElement{Key: marker, Timeout: left.Truncate(time.Millisecond) + time.Millisecond, Comment: bound.Comment()})
+						adds = append(adds, nftkernel.TokenAdd{Set: set, Add: back})
+					}
+				}
 				continue
 			}
-			a := nftkernel.TokenAdd{Set: set}
+			a := nftkernel.TokenAdd{Set: set, Add: back}
 			if have != nil {
 				m := [16]byte(marker)
 				a.DelMarker = &m
