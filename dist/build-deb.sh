@@ -5,9 +5,11 @@
 #
 # VERSION (default: from git, 0~gitYYYYMMDD.SHA) becomes the package version
 # and what `knockc --version` prints. The package holds the static binary
-# (/usr/bin/knockc), knockc-monitor.service (installed, not enabled: the
-# operator writes /etc/knockc/knock.toml first), the man page, the bash
-# completion and the example specs. Needs go, dpkg-deb and gzip; no root.
+# (/usr/bin/knockc), knockc-monitor.service and knockc-apply.service/.timer
+# (installed, not enabled: the operator writes /etc/knockc/knock.toml
+# first), the monitor's system user (sysusers.d), the man page, the bash
+# completion, the example specs and polkit rule. Needs go, dpkg-deb and
+# gzip; no root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,15 +31,19 @@ arch=$(go env GOARCH)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 root=$stage/knockc_${version}_$arch
-install -d "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" \
+install -d "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" "$root/usr/lib/sysusers.d" \
 	"$root/usr/share/man/man1" "$root/usr/share/bash-completion/completions" \
 	"$root/usr/share/doc/knockc/examples"
 
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$root/usr/bin/knockc" ./cmd/knockc
-sed 's|/usr/local/bin/knockc|/usr/bin/knockc|g' examples/knockc-monitor.service >"$root/lib/systemd/system/knockc-monitor.service"
+for unit in knockc-monitor.service knockc-apply.service knockc-apply.timer; do
+	sed 's|/usr/local/bin/knockc|/usr/bin/knockc|g' "examples/$unit" >"$root/lib/systemd/system/$unit"
+done
+# The monitor runs as its own system user (User=knockc in its unit).
+install -m 0644 dist/debian/sysusers.conf "$root/usr/lib/sysusers.d/knockc.conf"
 gzip -9n <dist/knockc.1 >"$root/usr/share/man/man1/knockc.1.gz"
 install -m 0644 dist/knockc.bash-completion "$root/usr/share/bash-completion/completions/knockc"
-install -m 0644 examples/*.toml "$root/usr/share/doc/knockc/examples/"
+install -m 0644 examples/*.toml examples/10-knockc-monitor.rules "$root/usr/share/doc/knockc/examples/"
 install -m 0644 dist/debian/copyright "$root/usr/share/doc/knockc/copyright"
 for s in postinst prerm postrm; do
 	install -m 0755 "dist/debian/$s" "$root/DEBIAN/$s"

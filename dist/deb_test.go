@@ -87,7 +87,7 @@ func files(t *testing.T, root string) []string {
 }
 
 func TestDebInstallUpgradeRemove(t *testing.T) {
-	testenv.RequireRoot(t, "dpkg", "dpkg-deb", "man", "go", "gzip")
+	testenv.RequireRoot(t, "dpkg", "dpkg-deb", "man", "go", "gzip", "systemd-sysusers")
 	hostStatus, err := os.ReadFile("/var/lib/dpkg/status")
 	if err != nil {
 		t.Fatal(err)
@@ -121,11 +121,23 @@ func TestDebInstallUpgradeRemove(t *testing.T) {
 		}
 	}
 	unit, err := os.ReadFile(filepath.Join(root, "lib/systemd/system/knockc-monitor.service"))
-	if err != nil || !strings.Contains(string(unit), "ExecStart=/usr/bin/knockc monitor") || !strings.Contains(string(unit), "Documentation=man:knockc(1)") {
-		t.Errorf("packaged unit = %v, want ExecStart=/usr/bin/knockc and man:knockc(1):\n%s", err, unit)
+	if err != nil || !strings.Contains(string(unit), "ExecStart=/usr/bin/knockc monitor") || !strings.Contains(string(unit), "Documentation=man:knockc(1)") ||
+		!strings.Contains(string(unit), "User=knockc") {
+		t.Errorf("packaged unit = %v, want ExecStart=/usr/bin/knockc, man:knockc(1), User=knockc:\n%s", err, unit)
+	}
+	// The user the unit runs as is the one sysusers.d makes.
+	if sys, err := os.ReadFile(filepath.Join(root, "usr/lib/sysusers.d/knockc.conf")); err != nil || !strings.Contains(string(sys), "\nu knockc ") {
+		t.Errorf("sysusers.d/knockc.conf = %v, %q; want user knockc", err, sys)
+	}
+	// systemd-sysusers (what postinst runs on a real host) accepts it;
+	// --dry-run against the throwaway root writes nothing.
+	if out, err := exec.Command("systemd-sysusers", "--root="+root, "--dry-run", "knockc.conf").CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "Creating user 'knockc'") {
+		t.Errorf("systemd-sysusers --dry-run knockc.conf = %v:\n%s", err, out)
 	}
 	installed := files(t, root)
-	for _, want := range []string{"usr/share/bash-completion/completions/knockc", "usr/share/doc/knockc/copyright", "usr/share/doc/knockc/examples/classic-ssh.toml"} {
+	for _, want := range []string{"usr/share/bash-completion/completions/knockc", "usr/share/doc/knockc/copyright", "usr/share/doc/knockc/examples/classic-ssh.toml",
+		"usr/share/doc/knockc/examples/10-knockc-monitor.rules", "lib/systemd/system/knockc-apply.service", "lib/systemd/system/knockc-apply.timer", "usr/lib/sysusers.d/knockc.conf"} {
 		if i := sort.SearchStrings(installed, want); i == len(installed) || installed[i] != want {
 			t.Errorf("package lacks %s; installed %q", want, installed)
 		}
