@@ -65,6 +65,12 @@ the knock spec the packaged units use
 .TP
 \fI/lib/systemd/system/knockc-monitor.service\fP
 runs \fBknockc monitor --apply\fP: applies the spec at boot and runs the monitor
+.TP
+\fI/lib/systemd/system/knockc-apply.timer\fP
+runs \fBknockc apply\fP every 15 minutes (tops up token doors without a monitor)
+.TP
+\fI/usr/share/doc/knockc/examples/\fP
+commented specs and the monitor's polkit rule (\fBknockc render --polkit\fP writes one for a spec)
 
 .SH SEE ALSO
 \fBnft\fP(8), \fBjournalctl\fP(1), \fBsystemctl\fP(1); knockc's README.md and docs/operations.md
