@@ -10,7 +10,7 @@ import (
 // FormatVersion is the version of every JSON document knockc prints, in
 // its "format_version" field. The major number changes when a field
 // changes meaning or goes away; the minor one when fields are added.
-const FormatVersion = "1.0"
+const FormatVersion = "1.1"
 
 // WriteJSON writes v as indented JSON followed by a newline.
 func WriteJSON(w io.Writer, v any) error {

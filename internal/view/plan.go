@@ -35,6 +35,12 @@ func (a Action) Marker() string {
 	return "~"
 }
 
+// actions maps the library's plan actions to the view's: the same words,
+// kept apart so that the JSON schema does not move with the library.
+var actions = map[ruleset.Action]Action{
+	ruleset.Create: Create, ruleset.Update: Update, ruleset.Replace: Replace, ruleset.Destroy: Destroy,
+}
+
 // Change is one object a plan touches.
 type Change struct {
 	Action Action `json:"action"`
@@ -60,6 +66,10 @@ type Plan struct {
 	Replace int `json:"replace"`
 	// Resets is the sum of the changes' Resets: live entries lost.
 	Resets int `json:"resets"`
+	// Operations is the transaction apply sends, in order, one nft
+	// command each ("add table inet knockc", "flush chain inet knockc
+	// input", …): read as text, an nft -f script that does the same.
+	Operations []string `json:"operations"`
 	// Memory is what the wanted table's sets may take in the kernel.
 	Memory Memory `json:"memory"`
 	// HeldSYNs is how held SYNs reach the monitor, or null when no door
@@ -111,32 +121,29 @@ func NewMemory(t *ruleset.Table) Memory {
 // NewPlan builds the plan view of p for the wanted table want (nil when
 // the table goes away).
 func NewPlan(p *ruleset.Plan, want *ruleset.Table) *Plan {
-	v := &Plan{FormatVersion: FormatVersion, Table: p.Table, Changes: []Change{}, Memory: NewMemory(want)}
+	v := &Plan{FormatVersion: FormatVersion, Table: p.Table, Changes: []Change{}, Operations: []string{}, Memory: NewMemory(want)}
 	for _, c := range p.Changes {
-		ch := Change{Kind: string(c.Kind), Name: c.Name, Lines: c.Lines, Resets: c.Resets}
+		ch := Change{Action: actions[c.Action], Kind: string(c.Kind), Name: c.Name, Lines: c.Lines, Resets: c.Resets}
 		if ch.Lines == nil {
 			ch.Lines = []string{}
 		}
-		switch {
-		case c.Action == ruleset.Create:
-			ch.Action = Create
+		switch ch.Action {
+		case Create:
 			v.Add++
-		case c.Action == ruleset.Destroy:
-			ch.Action = Destroy
+		case Destroy:
 			v.Destroy++
-		case c.Kind == "set":
-			// A set cannot change in place: its definition changed, so
-			// the batch deletes it and adds it again, empty.
-			ch.Action = Replace
+		case Replace:
 			v.Replace++
 			v.Add++
 			v.Destroy++
 		default:
-			ch.Action = Update
 			v.Change++
 		}
 		v.Resets += ch.Resets
 		v.Changes = append(v.Changes, ch)
+	}
+	for _, op := range p.Ops {
+		v.Operations = append(v.Operations, op.String())
 	}
 	return v
 }

@@ -30,6 +30,10 @@ func TestPlanShowsARecreatedSetAsAReplacement(t *testing.T) {
 	if v.Add != 1 || v.Destroy != 1 || v.Change != 0 || v.Replace != 1 || v.Resets != 2 {
 		t.Errorf("NewPlan counts = add %d change %d destroy %d replace %d resets %d, want 1 0 1 1 2", v.Add, v.Change, v.Destroy, v.Replace, v.Resets)
 	}
+	ops := strings.Join(v.Operations, "\n")
+	if !strings.Contains(ops, "delete set inet knockc ssh_grant_v4\n") || !strings.Contains(ops, "add set inet knockc ssh_grant_v4 {") {
+		t.Errorf("NewPlan.Operations = %q, want the set deleted and added again", v.Operations)
+	}
 	var b bytes.Buffer
 	v.WriteText(&b)
 	for _, want := range []string{
@@ -57,7 +61,7 @@ func TestPlanJSONHasEveryFieldAndNoNulls(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"format_version", "table", "changes", "add", "change", "destroy", "replace", "resets", "memory", "held_syns"} {
+	for _, k := range []string{"format_version", "table", "changes", "add", "change", "destroy", "replace", "resets", "operations", "memory", "held_syns"} {
 		if _, ok := got[k]; !ok {
 			t.Errorf("plan JSON lacks %q: %s", k, b.String())
 		}
@@ -109,7 +113,7 @@ func TestStatusJSONDurationsInSeconds(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{`"format_version": "1.0"`, `"addr": "198.18.0.7"`, `"left_seconds": 12.345`, `"pending": []`, `"in_progress": []`, `"held_syns": null`,
+	for _, want := range []string{`"format_version": "1.1"`, `"addr": "198.18.0.7"`, `"left_seconds": 12.345`, `"pending": []`, `"in_progress": []`, `"held_syns": null`,
 		`"name": "ssh_grant_v4"`, `"elements": 1`, `"capacity": 1024`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status JSON lacks %s; got:\n%s", want, out)
