@@ -95,18 +95,15 @@ func runMonitor(ctx context.Context, spec *compiler.Spec, keys topup.Keys, log *
 		}
 	}
 	cfg := monitor.Config{Spec: spec, Kernel: conn, Services: services, Logger: log, Reconcile: reconcile}
+	// The monitor keeps token doors topped up, and with --apply puts a
+	// lost table back with the tokens it held (docs/tokens.md); its first
+	// top-up follows its own apply, which may have recreated token sets.
+	keeper := topup.NewKeeper(conn, conn, spec, keys, carry)
 	if len(keys) > 0 {
-		// The monitor keeps token doors topped up (docs/tokens.md); its
-		// first top-up follows its own apply, which may have recreated
-		// token sets.
-		cfg.TopUp = func() error {
-			_, err := topup.RunFrom(conn, spec, keys, time.Now(), false, carry)
-			carry = nil
-			return err
-		}
+		cfg.TopUp = keeper.TopUp
 	}
 	if apply {
-		cfg.Ensure = func() (bool, error) { return conn.Ensure(want) }
+		cfg.Ensure = keeper.Ensure
 	}
 	held := make(chan nftkernel.HeldPacket, 4096)
 	if holds(spec) {

@@ -385,9 +385,10 @@ func TestIntegrationTokenMarkerGone(t *testing.T) {
 }
 
 // TestIntegrationTokenTableFlushed: after `nft flush ruleset` (what Debian's
-// nftables.service does on start and reload), knockc monitor --apply puts
-// the table back and installs the tokens in the same tick: a fresh token
-// opens the door again within a second.
+// nftables.service does on start and reload), knockc monitor --apply (its
+// Keeper) puts the table back with the tokens it held, in the same tick: a
+// token spent before the flush stays spent, and one never spent opens the
+// door within a second.
 func TestIntegrationTokenTableFlushed(t *testing.T) {
 	e := newTokenEnv(t, "")
 	netns.RequireRoot(t, "ip", "nft")
@@ -397,13 +398,14 @@ func TestIntegrationTokenTableFlushed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	want := compiler.Compile(e.spec)
-	m, err := monitor.New(monitor.Config{Spec: e.spec, Kernel: conn, Reconcile: 100 * time.Millisecond,
-		Ensure: func() (bool, error) { return conn.Ensure(want) },
-		TopUp: func() error {
-			_, err := topup.Run(conn, e.spec, e.keys, time.Now(), false)
-			return err
-		}})
+	spent, unspent := e.current(0), e.current(1)
+	e.send(f, netip.Addr{}, spent[:])
+	if !e.waitGrant(f, e.src(f)) {
+		t.Fatal("a valid token did not open the door")
+	}
+	e.ungrant(f)
+	keeper := topup.NewKeeper(conn, conn, e.spec, e.keys, nil)
+	m, err := monitor.New(monitor.Config{Spec: e.spec, Kernel: conn, Reconcile: 100 * time.Millisecond, Ensure: keeper.Ensure, TopUp: keeper.TopUp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,16 +416,21 @@ func TestIntegrationTokenTableFlushed(t *testing.T) {
 		cancel()
 		<-done
 	}()
+	time.Sleep(300 * time.Millisecond) // a few reconcile ticks: the keeper has read the sets
 	e.server.Run(t, "nft", "flush", "ruleset")
-	tok := e.current(0)
 	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		if els, err := e.conn.TokenElements(e.spec.Table.Name, compiler.TokenSet("ssh", "alice")); err == nil && len(els) > 0 {
 			break
 		}
 	}
-	e.send(f, netip.Addr{}, tok[:])
+	time.Sleep(50 * time.Millisecond)
+	e.send(f, netip.Addr{}, spent[:])
+	if e.anyGrant(f) {
+		t.Fatal("a token spent before the flush opened the door after the table was put back")
+	}
+	e.send(f, netip.Addr{}, unspent[:])
 	if !e.waitGrant(f, e.src(f)) {
-		t.Fatal("a fresh token did not open the door a second after the ruleset was flushed")
+		t.Fatal("an unspent token did not open the door a second after the ruleset was flushed")
 	}
 }
 
