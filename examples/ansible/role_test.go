@@ -39,6 +39,8 @@ func rolePlay(spec string) string {
         # root: the manager shares the host's /etc, so a knockc user would be
         # added to the host's /etc/passwd
         knockc_monitor_user: root
+        knockc_polkit: true
+        knockc_polkit_dir: "{{ root }}/polkit"
         knockc_spec: ` + jsonString(spec) + "\n"
 }
 
@@ -82,8 +84,10 @@ func TestAnsibleRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A real host has /usr/local/bin; the role does not make it.
-	if err := os.MkdirAll(filepath.Join("/proc", strconv.Itoa(m.PID()), "root", h.root, "bin"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"bin", "polkit"} { // polkitd makes its rules directory
+		if err := os.MkdirAll(filepath.Join("/proc", strconv.Itoa(m.PID()), "root", h.root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	spec, err := os.ReadFile("../classic-ssh.toml")
 	if err != nil {
@@ -100,7 +104,11 @@ func TestAnsibleRole(t *testing.T) {
 	}()
 
 	p.run("role: fresh host", rolePlay(classic))
-	p.want(7, 0) // binary, directory, kernel, spec, unit, monitor started, the handler's restart
+	p.want(8, 0) // binary, directory, kernel, spec, polkit rule, unit, monitor started, the handler's restart
+	rule, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(m.PID()), "root", h.root, "polkit/10-knockc-monitor.rules"))
+	if err != nil || !strings.Contains(string(rule), "polkit.addRule") || !strings.Contains(string(rule), "var units = [];") {
+		t.Errorf("role: fresh host: polkit rule = %v, %.200q; want knockc render --polkit's rule for no units", err, rule)
+	}
 	if got := h.systemctl(t, "is-active", "knockc-monitor.service"); got != "active" {
 		t.Errorf("role: fresh host: knockc-monitor is %q, want active", got)
 	}
