@@ -48,7 +48,7 @@ func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain, []*ruleset.Rule) {
 	}
 	var redirects []*ruleset.Rule
 	var sets []*ruleset.Set
-	direct := map[ruleset.Family][]ruleset.Stmt{}
+	var direct []*ruleset.Rule
 	for _, d := range spec.Doors {
 		for _, p := range d.Protect {
 			port := ruleset.DPort{Proto: p.Proto, Port: p.Port}
@@ -68,7 +68,12 @@ func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain, []*ruleset.Rule) {
 			for _, f := range d.Families {
 				set := StealthSet(p.Port, f)
 				sets = append(sets, &ruleset.Set{Name: set, Family: f, Timeout: stealthSetTimeout, Size: stealthSetSize})
-				direct[f] = append(direct[f], ruleset.SetSAddr{Op: ruleset.OpDelete, Set: set, Family: f})
+				// One rule per set: one rule holding every set's delete
+				// grows past what the kernel takes (EFBIG at 50 doors).
+				direct = append(direct, rule("role=answer-port",
+					ruleset.DPort{Proto: ruleset.TCP, Port: ts.AnswerPort},
+					ruleset.CTState{States: []string{"invalid", "untracked"}},
+					ruleset.SetSAddr{Op: ruleset.OpDelete, Set: set, Family: f}))
 				out.Rules = append(out.Rules, rule(note("answer"),
 					ruleset.SPort{Proto: ruleset.TCP, Port: ts.AnswerPort},
 					ruleset.CTState{States: []string{"invalid", "untracked"}},
@@ -84,18 +89,7 @@ func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain, []*ruleset.Rule) {
 	if len(out.Rules) > 0 {
 		chains = append(chains, out)
 	}
-	var input []*ruleset.Rule
-	for _, f := range []ruleset.Family{ruleset.IPv4, ruleset.IPv6} {
-		if len(direct[f]) == 0 {
-			continue
-		}
-		st := []ruleset.Stmt{
-			ruleset.DPort{Proto: ruleset.TCP, Port: ts.AnswerPort},
-			ruleset.CTState{States: []string{"invalid", "untracked"}},
-		}
-		input = append(input, rule("role=answer-port", append(st, direct[f]...)...))
-	}
-	return sets, chains, input
+	return sets, chains, direct
 }
 
 // AnswerPort returns the port t's stealth chain redirects non-granted
