@@ -56,7 +56,13 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	fmt.Fprintln(stderr, "knockc:", msg)
 	if wantsJSON(args) {
-		view.WriteJSON(stdout, view.NewError(msg, kind, err))
+		doc := view.NewError(msg, kind, err)
+		switch commandName(app, args) {
+		case "watch", "trace": // NDJSON streams: the error is one more line
+			view.WriteJSONLine(stdout, doc)
+		default:
+			view.WriteJSON(stdout, doc)
+		}
 	}
 	return code
 }

@@ -64,3 +64,12 @@ func TestKernelJSONErrorOfAKernelFailure(t *testing.T) {
 		t.Errorf("status --json --netns /nonexistent = %d, %+v, %v; want 1 and the error as JSON", code, v, err)
 	}
 }
+
+func TestKernelStreamErrorIsOneLine(t *testing.T) {
+	newKernelNS(t)
+	code, out, _ := runStdin(t, "", "watch", "--json", "--netns", "/nonexistent/netns")
+	var v view.Error
+	if err := json.Unmarshal([]byte(out), &v); code != 1 || err != nil || strings.Count(out, "\n") != 1 {
+		t.Errorf("watch --json error = %d, %q; want 1 and one line of JSON", code, out)
+	}
+}
