@@ -84,12 +84,13 @@ func applyCommand() *cli.Command {
 }
 
 // withRemedy adds what the operator should do to a failed apply: after a
-// socket failure the batch may or may not be in, so look before trying
-// again. A rejected batch changed nothing and needs no remedy beyond its
-// own message.
+// socket failure the batch may or may not be in, and after a read-back
+// that differs something else is in, so look before trying again. A
+// rejected batch changed nothing and needs no remedy beyond its own
+// message.
 func withRemedy(err error) error {
 	var ae *nftkernel.ApplyError
-	if errors.As(err, &ae) && !ae.Rejected {
+	if errors.As(err, &ae) && !ae.Rejected || errors.Is(err, nftkernel.ErrReadBackDiffers) {
 		return fmt.Errorf("%w; run knockc plan to see what is in place", err)
 	}
 	return err

@@ -44,6 +44,11 @@ func (e *ApplyError) Error() string {
 
 func (e *ApplyError) Unwrap() error { return e.Err }
 
+// ErrReadBackDiffers is wrapped by an apply whose batch the kernel
+// committed, but whose table, read back with no other writer in between,
+// is not what was sent.
+var ErrReadBackDiffers = errors.New("the batch was committed but the table read back differs")
+
 // applyError builds the ApplyError of a failed batch: a rejection when the
 // kernel answered with an error (find names the refused operation), a
 // socket failure otherwise.

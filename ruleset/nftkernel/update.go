@@ -136,7 +136,7 @@ func (c *Conn) verify(want *ruleset.Table, mark Owner, gen uint32) error {
 		return nil
 	}
 	if p := ruleset.Diff(want, have); !p.Empty() || own != Owned || got.Spec != mark.Spec {
-		return fmt.Errorf("apply table %q: the batch was committed but the table read back differs (%s, owned %v): run knockc plan", want.Name, p.Summary(), own == Owned)
+		return fmt.Errorf("apply table %q: %w (%s, owned %v)", want.Name, ErrReadBackDiffers, p.Summary(), own == Owned)
 	}
 	return nil
 }
