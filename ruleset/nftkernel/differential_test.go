@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,11 +62,12 @@ type trace struct {
 	tokens []tokenElem
 
 	// filled in by run
-	sent    []sent
-	probeAt time.Duration
-	got     netns.Outcome
-	err     error
-	t0      time.Time
+	sent      []sent
+	probeAt   time.Duration
+	retriedAt time.Duration // of a second UDP probe, when the first timed out
+	got       netns.Outcome
+	err       error
+	t0        time.Time
 }
 
 type traceStep struct {
@@ -130,7 +132,7 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 		Interfaces: []string{pair.ServerIf},
 	}
 
-	var tried, agreed, undecided, specsRun, rejected int
+	var tried, agreed, undecided, specsRun, rejected, retried, lost int
 	kinds := map[string]int{}
 	outcomes := map[netns.Outcome]int{}
 	start := time.Now()
@@ -160,12 +162,14 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 			traces[i] = randomTrace(r, spec, sources[specsRun*tracesPerSpec+i])
 		}
 		installTokens(t, pair.Server, tbl.Name, traces)
+		icmpLost := icmpOutErrors(t, pair.Server)
 		var wg sync.WaitGroup
 		for _, tr := range traces {
 			wg.Add(1)
 			go func() { defer wg.Done(); tr.run(c, pair.ServerIf) }()
 		}
 		wg.Wait()
+		icmpLost = icmpOutErrors(t, pair.Server) - icmpLost
 		readAt := time.Now()
 		have, err := conn.Read(tbl.Name)
 		if err != nil {
@@ -183,6 +187,9 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 				t.Fatalf("%v: %v", tr, tr.err)
 			}
 			tried++
+			if tr.retriedAt > 0 {
+				retried++
+			}
 			kinds[tr.kind]++
 			outcomes[tr.got]++
 			verdict, sim, err := tr.simulate(tbl, pair.ServerIf)
@@ -194,6 +201,14 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 				continue
 			}
 			want := outcomeOf(verdict)
+			if icmpLost > 0 && tr.probe.Proto == ruleset.UDP && want == netns.Refused && tr.got == netns.Timeout {
+				// The kernel counted ICMP errors it failed to send
+				// (IcmpOutErrors): on a loaded machine the per-CPU ICMP
+				// socket's send buffer fills while its packets wait
+				// on the veth. A lost port unreachable is no verdict.
+				lost++
+				continue
+			}
 			problems := []string{}
 			if tr.got != want {
 				problems = append(problems, fmt.Sprintf("probe of %s: kernel %s, nftsim %s (%s)", tr.probe, tr.got, want, verdict))
@@ -221,9 +236,9 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 			break
 		}
 	}
-	t.Logf("differential: %d specs (seed %d; %d more refused by check), %d traces tried, %d agreed, %d too close to a timeout to call, %d disagreed, in %v; kinds %v; probes %d open, %d refused, %d timed out",
-		specsRun, seed, rejected, tried, agreed, undecided, tried-agreed-undecided, time.Since(start).Round(time.Millisecond), kinds,
-		outcomes[netns.Open], outcomes[netns.Refused], outcomes[netns.Timeout])
+	t.Logf("differential: %d specs (seed %d; %d more refused by check), %d traces tried, %d agreed, %d too close to a timeout to call, %d whose port unreachable the kernel failed to send, %d disagreed, in %v; kinds %v; probes %d open, %d refused, %d timed out, %d UDP probes repeated",
+		specsRun, seed, rejected, tried, agreed, undecided, lost, tried-agreed-undecided-lost, time.Since(start).Round(time.Millisecond), kinds,
+		outcomes[netns.Open], outcomes[netns.Refused], outcomes[netns.Timeout], retried)
 	if !t.Failed() && (outcomes[netns.Open] == 0 || outcomes[netns.Open] == tried) {
 		t.Errorf("%d of %d probes opened: the traces test too little", outcomes[netns.Open], tried)
 	}
@@ -366,6 +381,15 @@ func (tr *trace) run(c *netns.Client, serverIf string) {
 		return
 	}
 	tr.got, tr.err = probeUDP(c, tr.src, dst, tr.probe.Port)
+	if tr.got == netns.Timeout && tr.err == nil {
+		// ICMP is best effort: once in some hundred UDP probes on a
+		// loaded machine the port unreachable of a rejected one never
+		// came. Probe once more; the repeat is a packet of the trace
+		// like any other (nftsim replays it), and a port that really
+		// drops stays silent twice.
+		tr.retriedAt = time.Since(tr.t0)
+		tr.got, tr.err = probeUDP(c, tr.src, dst, tr.probe.Port)
+	}
 }
 
 // sendUDP sends one datagram holding payload from src to dst:port.
@@ -401,6 +425,35 @@ func installTokens(t *testing.T, ns *netns.NS, table string, traces []*trace) {
 	if out, err := ns.Exec("nft", "-f", file); err != nil {
 		t.Fatalf("nft -f (tokens): %v\n%s\n%s", err, out, b.String())
 	}
+}
+
+// icmpOutErrors returns how many ICMP and ICMPv6 messages the kernel of
+// ns failed to send (OutErrors of /proc/net/snmp and snmp6).
+func icmpOutErrors(t *testing.T, ns *netns.NS) int {
+	t.Helper()
+	out, err := ns.Exec("cat", "/proc/net/snmp", "/proc/net/snmp6")
+	if err != nil {
+		t.Fatalf("read /proc/net/snmp: %v\n%s", err, out)
+	}
+	n := 0
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 2 && f[0] == "Icmp6OutErrors":
+			v, _ := strconv.Atoi(f[1])
+			n += v
+		case strings.HasPrefix(l, "Icmp: ") && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "Icmp: "):
+			vals := strings.Fields(lines[i+1])
+			for k, name := range f {
+				if name == "OutErrors" && k < len(vals) {
+					v, _ := strconv.Atoi(vals[k])
+					n += v
+				}
+			}
+		}
+	}
+	return n
 }
 
 // probeUDP sends one datagram from src to dst:port and waits for the echo:
@@ -451,7 +504,13 @@ func (tr *trace) simulate(tbl *ruleset.Table, serverIf string) (nftsim.Verdict, 
 		}
 	}
 	sim.Now = tr.probeAt
-	v, err := sim.Send(nftsim.Packet{Src: tr.src, Proto: tr.probe.Proto, DPort: tr.probe.Port, Flags: 0x02, IIf: serverIf})
+	probe := nftsim.Packet{Src: tr.src, Proto: tr.probe.Proto, DPort: tr.probe.Port, Flags: 0x02, IIf: serverIf, Payload: []byte("probe")}
+	v, err := sim.Send(probe)
+	if err != nil || tr.retriedAt == 0 {
+		return v, sim, err
+	}
+	sim.Now = tr.retriedAt
+	v, err = sim.Send(probe)
 	return v, sim, err
 }
 
