@@ -139,7 +139,7 @@ func (g *gen) table() []string {
 	}
 	if g.chance(3) {
 		n := 1 + g.r.IntN(3)
-		pool := []string{"eth0", "eth1", "veth*", "wg0", "ens3", "br-lan.10", "e*", "bond0:1", "abcdefghijklmno", "ppp*"}
+		pool := []string{"eth0", "eth1", "veth*", "wg0", "ens3", "br-lan.10", "e*", "bond0:1", "abcdefghijklmno", "ppp*", "lo"}
 		g.r.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
 		names := pool[:n]
 		if len(g.o.Interfaces) > 0 && g.chance(2) {

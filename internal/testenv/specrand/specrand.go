@@ -115,7 +115,7 @@ var tableValues = map[string][]string{
 	"closed":      {str("reject"), str("drop")},
 	"answer_port": {"0", "1", "9", "65535"},
 	"grant_mark":  {"0", "1", "0x10", "0xffffffff"},
-	"interfaces":  {list("eth0"), list("eth0", "wg0"), list("veth*"), list("e*"), list("abcdefghijklmno"), list("br-lan.10", "ppp:0", "v@x", "A_b-c"), list("abcdefghijklmn*")},
+	"interfaces":  {list("eth0"), list("eth0", "wg0"), list("veth*"), list("e*"), list("abcdefghijklmno"), list("br-lan.10", "ppp:0", "v@x", "A_b-c"), list("abcdefghijklmn*"), list("lo"), list("lo", "eth0")},
 }
 
 // doorValues are documented values of every [door.NAME] key.
