@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/knockc/knockc/internal/testenv/specgen"
 )
 
 // Case is one generated spec: a name that says what it varies and the
@@ -253,6 +255,11 @@ func Walk() []Case {
 		s := base()
 		tokenDoor(&s.doors[0], 1, tokenTimings[0], keys...)
 		add("token door, keys "+strings.Join(keys, ","), s)
+	}
+	for _, n := range []int{20, 60} {
+		// Many doors: per-door statements that one rule gathers must
+		// stay within the kernel's limits on a rule.
+		out = append(out, Case{fmt.Sprintf("%d doors", n), string(specgen.Doors(n, specgen.SmallSets))})
 	}
 	for _, n := range doorNames {
 		s := base()
