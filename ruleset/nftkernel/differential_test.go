@@ -54,6 +54,7 @@ type sent struct {
 // protected port.
 type trace struct {
 	kind  string
+	door  *compiler.Door // the door the trace knocks on
 	src   netip.Addr
 	steps []traceStep
 	wait  time.Duration // after the last knock, before the probe
@@ -134,6 +135,7 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 
 	var tried, agreed, undecided, specsRun, rejected, retried, lost int
 	kinds := map[string]int{}
+	coverage := map[string]int{}
 	outcomes := map[netns.Outcome]int{}
 	start := time.Now()
 	for specsRun < specs {
@@ -191,6 +193,7 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 				retried++
 			}
 			kinds[tr.kind]++
+			coverage[coverageOf(tr)]++
 			outcomes[tr.got]++
 			verdict, sim, err := tr.simulate(tbl, pair.ServerIf)
 			if err != nil {
@@ -236,15 +239,34 @@ func TestIntegrationSimAgreesWithKernel(t *testing.T) {
 			break
 		}
 	}
-	t.Logf("differential: %d specs (seed %d; %d more refused by check), %d traces tried, %d agreed, %d too close to a timeout to call, %d whose port unreachable the kernel failed to send, %d disagreed, in %v; kinds %v; probes %d open, %d refused, %d timed out, %d UDP probes repeated",
+	t.Logf("differential: %d specs (seed %d; %d more refused by check), %d traces tried, %d agreed, %d too close to a timeout to call, %d whose port unreachable the kernel failed to send, %d disagreed, in %v; kinds %v; probes %d open, %d refused, %d timed out, %d UDP probes repeated; traces by source, probe and door %v",
 		specsRun, seed, rejected, tried, agreed, undecided, lost, tried-agreed-undecided-lost, time.Since(start).Round(time.Millisecond), kinds,
-		outcomes[netns.Open], outcomes[netns.Refused], outcomes[netns.Timeout], retried)
+		outcomes[netns.Open], outcomes[netns.Refused], outcomes[netns.Timeout], retried, coverage)
 	if !t.Failed() && (outcomes[netns.Open] == 0 || outcomes[netns.Open] == tried) {
 		t.Errorf("%d of %d probes opened: the traces test too little", outcomes[netns.Open], tried)
 	}
 	if tried > 0 && undecided*4 > tried {
 		t.Errorf("%d of %d traces came too close to a timeout to call: the traces test too little", undecided, tried)
 	}
+}
+
+// coverageOf names what a trace covers: its source's family, its probe's
+// protocol and the kind of door it knocks on.
+func coverageOf(tr *trace) string {
+	fam := "v4"
+	if tr.src.Is6() {
+		fam = "v6"
+	}
+	door := "plain"
+	switch d := tr.door; {
+	case d.Token != nil:
+		door = "token"
+	case d.Managed() && d.Hold:
+		door = "managed-hold"
+	case d.Managed():
+		door = "managed-drop"
+	}
+	return fam + "/" + tr.probe.Proto.String() + "/" + door
 }
 
 func countOfEnv(name string, def int) int {

@@ -21,7 +21,7 @@ var tokenKinds = []string{"token", "token", "token-replay", "token-wrong", "toke
 // randomTrace draws a trace from src against one of spec's doors.
 func randomTrace(r *rand.Rand, spec *compiler.Spec, src netip.Addr) *trace {
 	d := spec.Doors[r.IntN(len(spec.Doors))]
-	tr := &trace{kind: traceKinds[r.IntN(len(traceKinds))], src: src, probe: d.Protect[r.IntN(len(d.Protect))]}
+	tr := &trace{kind: traceKinds[r.IntN(len(traceKinds))], src: src, probe: d.Protect[r.IntN(len(d.Protect))], door: d}
 	if r.IntN(5) == 0 {
 		o := spec.Doors[r.IntN(len(spec.Doors))]
 		tr.probe = o.Protect[r.IntN(len(o.Protect))]
