@@ -84,16 +84,24 @@ func (p Probe) build(src, dst netip.Addr, sport, dport uint16) []byte {
 		copy(b[ihl:], l4)
 		return b
 	}
-	b := make([]byte, 40+len(l4))
+	var ext []byte
+	next := proto
+	if p.DstOpts {
+		// Destination options: next header, length 0 (8 bytes), PadN.
+		ext = []byte{proto, 0, 1, 4, 0, 0, 0, 0}
+		next = 60
+	}
+	b := make([]byte, 40+len(ext)+len(l4))
 	flow := uint32(0x6)<<28 | uint32(p.TOS)<<20 | uint32(sport)*2654435761&0xfffff
 	binary.BigEndian.PutUint32(b[0:], flow)
-	binary.BigEndian.PutUint16(b[4:], uint16(len(l4)))
-	b[6] = proto
+	binary.BigEndian.PutUint16(b[4:], uint16(len(ext)+len(l4)))
+	b[6] = next
 	b[7] = 64
 	s16, d16 := src.As16(), dst.As16()
 	copy(b[8:], s16[:])
 	copy(b[24:], d16[:])
-	copy(b[40:], l4)
+	copy(b[40:], ext)
+	copy(b[40+len(ext):], l4)
 	return b
 }
 

@@ -273,7 +273,14 @@ func answerSport(pkt []byte, v6 bool) (uint16, bool) {
 		if len(l4) < 8+40+2 || l4[0] >= 128 {
 			return 0, false
 		}
-		return binary.BigEndian.Uint16(l4[8+40:]), true
+		off := 8 + 40
+		if l4[8+6] == 60 && len(l4) >= off+8+2 { // the quoted probe's destination options
+			off += 8 * (1 + int(l4[off+1]))
+		}
+		if len(l4) < off+2 {
+			return 0, false
+		}
+		return binary.BigEndian.Uint16(l4[off:]), true
 	}
 	return 0, false
 }

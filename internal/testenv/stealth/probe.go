@@ -10,6 +10,7 @@ type Probe struct {
 	Flags   uint8  // TCP flags
 	TOS     uint8  // IPv4 TOS or IPv6 traffic class (DSCP and ECN bits)
 	Options []byte // IPv4 options, a multiple of 4 bytes
+	DstOpts bool   // IPv6: an (empty) destination options header before TCP/UDP
 	Payload []byte
 	// Port, when set, is where the probe goes whatever the target (for
 	// tests that send a sequence of probes to chosen ports).
@@ -39,8 +40,9 @@ const tosCE = 0x2b
 // Probes returns the standard probe list: each TCP flag combination a
 // scanner uses (SYN, ACK, FIN, NULL, Xmas, SYN-ACK, data, RST, an
 // ECN-setup SYN) plain and with TOS/traffic class and ECN bits, IPv4
-// options (record route, timestamp) on SYN, FIN and ACK, and UDP, over
-// IPv4 and IPv6.
+// options (record route, timestamp) on SYN, FIN and ACK, an IPv6
+// destination options header on SYN, FIN and UDP, and UDP, over IPv4 and
+// IPv6.
 func Probes() []Probe {
 	kinds := []struct {
 		name    string
@@ -72,12 +74,19 @@ func Probes() []Probe {
 				Probe{Name: "FIN +RR", Flags: FIN, Options: recordRoute},
 				Probe{Name: "ACK +TS", Flags: ACK, Options: timestamp})
 		}
+		if v6 {
+			out = append(out,
+				Probe{Name: "SYN +dstopts", IPv6: true, Flags: SYN, DstOpts: true},
+				Probe{Name: "FIN +dstopts", IPv6: true, Flags: FIN, DstOpts: true})
+		}
 		udp := []byte("probe")
 		out = append(out,
 			Probe{Name: "UDP", IPv6: v6, UDP: true, Payload: udp},
 			Probe{Name: fmt.Sprintf("UDP tos=%#02x", tosCE), IPv6: v6, UDP: true, TOS: tosCE, Payload: udp})
 		if !v6 {
 			out = append(out, Probe{Name: "UDP +RR", UDP: true, Options: recordRoute, Payload: udp})
+		} else {
+			out = append(out, Probe{Name: "UDP +dstopts", IPv6: true, UDP: true, DstOpts: true, Payload: udp})
 		}
 	}
 	return out

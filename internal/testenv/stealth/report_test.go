@@ -28,6 +28,9 @@ func TestBuildChecksums(t *testing.T) {
 			l4 = b[ihl:]
 		} else {
 			l4 = b[40:]
+			if p.DstOpts {
+				l4 = b[48:]
+			}
 		}
 		if !l4Valid(src, dst, proto, l4) {
 			t.Errorf("%s %s: bad L4 checksum", p.Family(), p.Name)
