@@ -337,3 +337,49 @@ func TestIntegrationStealthAnswerPortProbe(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationStealthReusedSourcePort: a SYN refused before the knock
+// leaves a conntrack entry bound to the answer port; a SYN from the same
+// source port after the knock still reaches the service (conntrack
+// replaces a closed entry for a new SYN, and nat decides afresh).
+func TestIntegrationStealthReusedSourcePort(t *testing.T) {
+	t.Parallel()
+	lab := newStealthLab(t)
+	conn, err := Open(lab.server.Path())
+	if err != nil {
+		t.Fatalf("Open = %v", err)
+	}
+	defer conn.Close()
+	spec, err := compiler.Parse("stealth.toml", []byte(stealthSpec))
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	if err := conn.Apply(compiler.Compile(spec), nil); err != nil {
+		t.Fatalf("Apply = %v", err)
+	}
+	syn := stealth.Probe{Name: "SYN from 40000", Flags: stealth.SYN, SPort: 40000, Port: 22}
+	target := []stealth.Target{{Name: "protected"}}
+	r := runProbes(t, lab, []stealth.Probe{syn}, target)
+	if got := stealth.Value(r.Answer(syn, "protected", 0), "tcp.flags"); got != "RST,ACK" {
+		t.Fatalf("before the knock: SYN to 22 got %s, want RST,ACK", got)
+	}
+	c := lab.client
+	for _, k := range []struct {
+		udp  bool
+		port uint16
+	}{{false, 7000}, {true, 8000}, {false, 9000}} {
+		var err error
+		if k.udp {
+			err = c.KnockUDP(c.ServerV4, k.port)
+		} else {
+			err = c.KnockTCP(c.ServerV4, k.port)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = runProbes(t, lab, []stealth.Probe{syn}, target)
+	if got := stealth.Value(r.Answer(syn, "protected", 0), "tcp.flags"); got != "SYN,ACK" {
+		t.Errorf("after the knock: SYN to 22 from the same source port got %s, want SYN,ACK from the service", got)
+	}
+}

@@ -15,6 +15,8 @@ type Probe struct {
 	// Port, when set, is where the probe goes whatever the target (for
 	// tests that send a sequence of probes to chosen ports).
 	Port uint16
+	// SPort, when set, is the probe's source port (round r uses SPort+r).
+	SPort uint16
 }
 
 // Family returns "ipv4" or "ipv6".

@@ -58,8 +58,12 @@ func Run(env Env, probes []Probe, targets []Target) (*Report, error) {
 				if p.Port != 0 {
 					dport = p.Port
 				}
-				s := &sent{probe: p, target: t.Name, round: round, src: src, dst: dst, sport: sport, dport: dport}
-				s.bytes = p.build(src, dst, sport, dport)
+				sp := sport
+				if p.SPort != 0 {
+					sp = p.SPort + uint16(round)
+				}
+				s := &sent{probe: p, target: t.Name, round: round, src: src, dst: dst, sport: sp, dport: dport}
+				s.bytes = p.build(src, dst, sp, dport)
 				all = append(all, s)
 				sport++
 			}
