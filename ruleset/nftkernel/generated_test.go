@@ -117,6 +117,7 @@ func TestGeneratedSpecsConvert(t *testing.T) {
 // nothing, and the render loaded by nft reads back as the model too
 // (checkAgainstNft).
 func TestIntegrationGeneratedSpecs(t *testing.T) {
+	t.Parallel()
 	netns.RequireRoot(t, "ip", "nft")
 	seed := seedOf(t)
 	ns := netns.New(t, "kcg")
