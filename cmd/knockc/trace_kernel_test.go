@@ -33,6 +33,9 @@ func TestKernelTraceShowsTheRulesAKnockHits(t *testing.T) {
 	}
 	server.Listen(t, 22)
 	applyClassic(t, server)
+	// A trace table left by a killed trace, tracing another source: the
+	// new trace starts without it.
+	server.Run(t, "nft", "add table inet knockc_trace; add chain inet knockc_trace trace { type filter hook prerouting priority -350; }; add rule inet knockc_trace trace ip saddr "+other.V4.String()+" meta nftrace set 1")
 
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -72,6 +72,11 @@ func (c *Conn) Trace(ctx context.Context, table string, src netip.Addr, fn func(
 	if err := nl.JoinGroup(unix.NFNLGRP_NFTRACE); err != nil {
 		return fmt.Errorf("trace: join the nftrace group: %w", err)
 	}
+	// A trace killed before it could clean up (SIGKILL) left its table:
+	// start from none, so its old rule does not trace another source.
+	if err := c.Delete(traceTable(table)); err != nil {
+		return fmt.Errorf("trace: remove a leftover table: %w", err)
+	}
 	if err := c.addTraceTable(table, src); err != nil {
 		return err
 	}
