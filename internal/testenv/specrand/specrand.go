@@ -256,6 +256,29 @@ func Walk() []Case {
 		tokenDoor(&s.doors[0], 1, tokenTimings[0], keys...)
 		add("token door, keys "+strings.Join(keys, ","), s)
 	}
+	// Long lists: one rule per item, or items gathered into one rule,
+	// both must stay within what the kernel takes.
+	var ports, prefixes, ifaces, keys []string
+	for i := range 40 {
+		ports = append(ports, fmt.Sprintf("%d/%s", 30000+i, []string{"tcp", "udp"}[i%2]))
+		prefixes = append(prefixes, fmt.Sprintf("10.%d.0.0/16", i), fmt.Sprintf("2001:db8:%x::/48", i))
+		ifaces = append(ifaces, fmt.Sprintf("eth%d", i))
+		keys = append(keys, fmt.Sprintf("k%d", i))
+	}
+	for _, c := range []struct{ name, key, value string }{
+		{"40 protected ports", "protect", list(ports...)},
+		{"80 allow_from prefixes", "allow_from", list(prefixes...)},
+	} {
+		s := base()
+		s.doors[0].set(c.key, c.value)
+		add("door with "+c.name, s)
+	}
+	s := base()
+	s.table = []string{"interfaces = " + list(ifaces...)}
+	add("table with 40 interfaces", s)
+	s = base()
+	tokenDoor(&s.doors[0], 62201, tokenTimings[1], keys...)
+	add("token door with 40 keys", s)
 	for _, n := range []int{20, 60} {
 		// Many doors: per-door statements that one rule gathers must
 		// stay within the kernel's limits on a rule.
