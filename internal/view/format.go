@@ -51,3 +51,15 @@ func plural(n int, one, many string) string {
 func WriteJSONLine(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
+
+// List is a list field that is written as [] when empty, never null, as
+// every list of knockc's JSON documents is (docs/operations.md).
+type List[T any] []T
+
+// MarshalJSON writes the list, [] when it is nil.
+func (l List[T]) MarshalJSON() ([]byte, error) {
+	if l == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]T(l))
+}

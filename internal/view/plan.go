@@ -75,8 +75,8 @@ type Plan struct {
 	// HeldSYNs is how held SYNs reach the monitor, or null when no door
 	// holds them.
 	HeldSYNs *HeldSYNs `json:"held_syns"`
-	// Tokens are the token doors' keys, left out when there are none.
-	Tokens []TokenKey `json:"tokens,omitempty"`
+	// Tokens are the token doors' keys, [] when there are none.
+	Tokens List[TokenKey] `json:"tokens"`
 }
 
 // Memory is the kernel memory the sets of a table may take.

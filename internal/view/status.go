@@ -20,14 +20,14 @@ type Status struct {
 	// holds them.
 	HeldSYNs *HeldSYNs `json:"held_syns"`
 	// KnockInterfaces are the interfaces knocks count on (table.interfaces),
-	// omitted when they count on all; protected ports are gated on every
+	// [] when they count on all; protected ports are gated on every
 	// interface regardless. MissingInterfaces are those of them (not
 	// matching prefixes) the host lacks.
-	KnockInterfaces   []string `json:"knock_interfaces,omitempty"`
-	MissingInterfaces []string `json:"missing_interfaces,omitempty"`
-	// Tokens are the token doors' keys (status FILE), left out when there
-	// are none.
-	Tokens []TokenKey `json:"tokens,omitempty"`
+	KnockInterfaces   List[string] `json:"knock_interfaces"`
+	MissingInterfaces List[string] `json:"missing_interfaces"`
+	// Tokens are the token doors' keys (status FILE), [] when there are
+	// none.
+	Tokens List[TokenKey] `json:"tokens"`
 }
 
 // Door is the live state of one door. Every list is present, empty when

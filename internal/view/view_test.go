@@ -61,7 +61,7 @@ func TestPlanJSONHasEveryFieldAndNoNulls(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"format_version", "table", "changes", "add", "change", "destroy", "replace", "resets", "operations", "memory", "held_syns"} {
+	for _, k := range []string{"format_version", "table", "changes", "add", "change", "destroy", "replace", "resets", "operations", "memory", "held_syns", "tokens"} {
 		if _, ok := got[k]; !ok {
 			t.Errorf("plan JSON lacks %q: %s", k, b.String())
 		}
@@ -113,7 +113,7 @@ func TestStatusJSONDurationsInSeconds(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{`"format_version": "1.1"`, `"addr": "198.18.0.7"`, `"left_seconds": 12.345`, `"pending": []`, `"in_progress": []`, `"held_syns": null`,
+	for _, want := range []string{`"format_version": "1.1"`, `"tokens": []`, `"knock_interfaces": []`, `"missing_interfaces": []`, `"addr": "198.18.0.7"`, `"left_seconds": 12.345`, `"pending": []`, `"in_progress": []`, `"held_syns": null`,
 		`"name": "ssh_grant_v4"`, `"elements": 1`, `"capacity": 1024`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status JSON lacks %s; got:\n%s", want, out)
