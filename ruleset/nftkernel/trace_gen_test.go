@@ -148,7 +148,13 @@ func randomTrace(r *rand.Rand, spec *compiler.Spec, src netip.Addr) *trace {
 			steps = append(steps, st)
 		}
 	case "expire":
-		tr.probeGap(d.OpenFor)
+		// Past the grant, or for a managed door (whose grant only the
+		// monitor gives) past the pending entry's start_timeout.
+		if d.Managed() {
+			tr.probeGap(d.StartTimeout)
+		} else {
+			tr.probeGap(d.OpenFor)
+		}
 	case "odd":
 		// A scanner's odd segments (FIN, NULL, Xmas, ACK, SYN-ACK…) at
 		// protected ports, some of which conntrack calls invalid, around
@@ -233,11 +239,11 @@ func tokenTrace(r *rand.Rand, tr *trace, d *compiler.Door) {
 	}
 }
 
-// probeGap makes the trace wait past a grant of openFor before its probe,
-// when that is short enough to wait for.
-func (tr *trace) probeGap(openFor time.Duration) {
-	if openFor <= 2*time.Second {
-		tr.wait = openFor + 100*time.Millisecond
+// probeGap makes the trace wait past an element's timeout before its
+// probe, when that is short enough to wait for.
+func (tr *trace) probeGap(timeout time.Duration) {
+	if timeout <= 2*time.Second {
+		tr.wait = timeout + 100*time.Millisecond
 	}
 }
 
