@@ -246,12 +246,17 @@ func (c *doorCompiler) gate() *ruleset.Chain {
 // invalid-packet rule leaves resets alone.
 const tcpRST = 0x04
 
-// grantMark returns the statement that marks granted packets, or none.
+// grantMark returns the statement that marks the door's granted packets
+// (the door's own grant_mark, else the table's), or none.
 func (c *doorCompiler) grantMark() []ruleset.Stmt {
-	if c.table.GrantMark == 0 {
+	mark := c.table.GrantMark
+	if c.door.GrantMark != nil {
+		mark = *c.door.GrantMark
+	}
+	if mark == 0 {
 		return nil
 	}
-	return []ruleset.Stmt{ruleset.MarkSet{Mark: c.table.GrantMark}}
+	return []ruleset.Stmt{ruleset.MarkSet{Mark: mark}}
 }
 
 // protocols returns the transport protocols a sequence uses, tcp first.

@@ -137,3 +137,21 @@ func TestSimStealth(t *testing.T) {
 		t.Errorf("granted: SYN to 22 = %s (redirected %v, mark %#x), want accept, not redirected, mark 0x4b", got, s.Redirected, s.Mark)
 	}
 }
+
+// A door's own grant_mark overrides the table's; 0 turns marking off for
+// that door alone.
+func TestCompileDoorGrantMark(t *testing.T) {
+	tab := mustCompile(t, "[table]\ngrant_mark = 0x10\n"+
+		"[door.a]\nsequence = [\"7000\"]\nprotect = [\"22\"]\nfamilies = [\"ipv4\"]\n"+
+		"[door.b]\nsequence = [\"7100\"]\nprotect = [\"23\"]\nfamilies = [\"ipv4\"]\ngrant_mark = 0x20\n"+
+		"[door.c]\nsequence = [\"7200\"]\nprotect = [\"24\"]\nfamilies = [\"ipv4\"]\ngrant_mark = 0\n")
+	for door, want := range map[string]string{
+		"a": `tcp dport 22 ip saddr @a_grant_v4 meta mark set 0x00000010 return comment "door=a port=22/tcp role=grant"`,
+		"b": `tcp dport 23 ip saddr @b_grant_v4 meta mark set 0x00000020 return comment "door=b port=23/tcp role=grant"`,
+		"c": `tcp dport 24 ip saddr @c_grant_v4 return comment "door=c port=24/tcp role=grant"`,
+	} {
+		if got := chainText(tab, door+"_gate")[0]; got != want {
+			t.Errorf("door %s grant rule = %q, want %q", door, got, want)
+		}
+	}
+}

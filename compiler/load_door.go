@@ -21,7 +21,7 @@ var unitRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+\.service$`)
 var doorKeys = []string{
 	"sequence", "close_sequence", "step_timeout", "seq_timeout", "tcp_flags", "strict",
 	"protect", "open_for", "service", "start_command", "stop_command", "start_timeout", "pending", "stop_when_idle",
-	"on_open", "on_close", "families", "allow_from", "flood_rate", "max_grants", "token",
+	"on_open", "on_close", "families", "allow_from", "flood_rate", "max_grants", "token", "grant_mark",
 }
 
 // normaliseDoorName lower-cases a door name and turns "-" into "_".
@@ -158,6 +158,11 @@ func (l *loader) loadDoor(name string, df field) *Door {
 			}
 		case "token":
 			d.Token = l.loadToken(name, f)
+		case "grant_mark":
+			if n, ok := l.integer(f, 0, 0xffffffff); ok {
+				m := uint32(n)
+				d.GrantMark = &m
+			}
 		default:
 			l.unknownKey(f, "[door."+df.name+"]", doorKeys)
 		}

@@ -20,7 +20,7 @@ const base = "[door.ssh]\nsequence = [\"7000\", \"8000\"]\nprotect = [\"22\"]\n"
 
 // Message tails shared by many cases.
 const (
-	allowedDoorKeys = "(allowed: sequence, close_sequence, step_timeout, seq_timeout, tcp_flags, strict, protect, open_for, service, start_command, stop_command, start_timeout, pending, stop_when_idle, on_open, on_close, families, allow_from, flood_rate, max_grants, token)"
+	allowedDoorKeys = "(allowed: sequence, close_sequence, step_timeout, seq_timeout, tcp_flags, strict, protect, open_for, service, start_command, stop_command, start_timeout, pending, stop_when_idle, on_open, on_close, families, allow_from, flood_rate, max_grants, token, grant_mark)"
 	badPort         = "port must be a number from 1 to 65535 (write \"7000/tcp\", \"7000:udp\" or \"7000\")"
 	priorityRange   = "(allowed -199 to 1000: knockc's chain must run after conntrack at -200 to let established sessions through)"
 )
@@ -169,6 +169,9 @@ func TestParseErrors(t *testing.T) {
 			"knock.toml:5:15: table.grant_mark must be an integer, not a string",
 		}},
 		{name: "grant_mark in hex", src: base + "[table]\ngrant_mark = 0x10\n"},
+		{name: "door grant_mark out of range", src: base + "grant_mark = -1\n", want: []string{
+			"knock.toml:4:14: door.ssh.grant_mark = -1 is out of range (allowed 0 to 4294967295)",
+		}},
 		{name: "table closed is a boolean", src: base + "[table]\nclosed = true\n", want: []string{
 			"knock.toml:5:10: table.closed must be a string, not a boolean",
 		}},

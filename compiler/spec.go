@@ -65,6 +65,7 @@ type Door struct {
 	AllowFrom     []netip.Prefix // only these sources may knock; empty: any
 	FloodRate     int            // knocks per second each step set must absorb
 	MaxGrants     int            // most knockers pending or granted at once
+	GrantMark     *uint32        // this door's grant mark, when it has its own (0: none); nil: table.grant_mark
 	Token         *TokenDoor     // set when the door opens by one-time token
 
 	pos map[string]func() Pos // where each key was written, for semantic errors
