@@ -28,12 +28,10 @@ type door struct {
 	holds  map[netip.Addr][]hold    // packets of pending sources, held in NFQUEUE
 	up     *bool                    // whether the service runs; nil: not known yet
 
-	// startErr is the last service start failure logged at error level;
-	// the same failure again (each reconcile retries) goes to debug, so a
-	// knocker stuck on a broken unit makes one error line, not one per
-	// reconcile. startFails counts the attempts since.
-	startErr   string
-	startFails int
+	// failing holds the failures the door retries at each reconcile (a
+	// service that will not start, sets it cannot read): each logs once at
+	// error level, its repeats at debug (repeats.go).
+	failing repeats
 }
 
 // hold is one packet held in the kernel's queue and when to give up on it.
@@ -217,22 +215,16 @@ func (d *door) ensureUp(ctx context.Context) bool {
 	t0 := time.Now()
 	if err := d.svc.Start(sctx); err != nil {
 		d.up = nil // unknown: ask again next time
-		d.startFails++
-		if msg := err.Error(); msg != d.startErr {
-			d.startErr = msg
-			d.log.Error("service did not start: knockers stay pending and it is retried at each reconcile", "event", "service_fail", "service", d.svc.String(), "err", err)
-		} else {
-			d.log.Debug("service still not starting", "event", "service_fail", "service", d.svc.String(), "attempts", d.startFails, "err", err)
-		}
+		d.failing.failed(d.log, slog.LevelError, "start", "service did not start: knockers stay pending and it is retried at each reconcile",
+			err, "event", "service_fail", "service", d.svc.String())
 		return false
 	}
 	d.setUp(true)
-	if d.startErr != "" {
-		d.log.Info("service started", "event", "service_start", "service", d.svc.String(), "took", time.Since(t0), "after_failed_attempts", d.startFails)
+	if n := d.failing.ok("start"); n > 0 {
+		d.log.Info("service started", "event", "service_start", "service", d.svc.String(), "took", time.Since(t0), "after_failed_attempts", n)
 	} else {
 		d.log.Info("service started", "event", "service_start", "service", d.svc.String(), "took", time.Since(t0))
 	}
-	d.startErr, d.startFails = "", 0
 	return true
 }
 
@@ -274,7 +266,7 @@ func (d *door) stop(ctx context.Context) {
 func (d *door) reconcile(ctx context.Context) {
 	grants, err := d.read(compiler.GrantSet)
 	if err != nil {
-		d.log.Error("reconcile: read grants", "err", err)
+		d.failing.failed(d.log, slog.LevelError, "read", "reconcile: cannot read the door's sets", err)
 		return
 	}
 	seen := map[netip.Addr]bool{}
@@ -303,15 +295,21 @@ func (d *door) reconcile(ctx context.Context) {
 	}
 	// Ask every time: the service may have died or been stopped by hand.
 	if active, err := d.svc.Active(ctx); err != nil {
-		d.log.Error("reconcile: service state", "service", d.svc.String(), "err", err)
+		d.failing.failed(d.log, slog.LevelError, "state", "reconcile: cannot ask the service's state", err, "service", d.svc.String())
 		d.up = nil
 	} else {
+		if n := d.failing.ok("state"); n > 0 {
+			d.log.Info("reconcile: the service's state answers again", "service", d.svc.String(), "after_failed_attempts", n)
+		}
 		d.setUp(active)
 	}
 	pending, err := d.read(compiler.PendingSet)
 	if err != nil {
-		d.log.Error("reconcile: read pending", "err", err)
+		d.failing.failed(d.log, slog.LevelError, "read", "reconcile: cannot read the door's sets", err)
 		return
+	}
+	if n := d.failing.ok("read"); n > 0 {
+		d.log.Info("reconcile: the door's sets read again", "after_failed_attempts", n)
 	}
 	for _, e := range pending {
 		d.open(ctx, e.Addr, now, "reconcile", "")

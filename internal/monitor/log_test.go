@@ -55,7 +55,9 @@ func TestStuckKnockerLogsOneError(t *testing.T) {
 	h.kernel.put("ssh_pending_v4", alice, 30*time.Second)
 	h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
 	// Reconcile runs every 100 ms: several retries.
-	h.waitFor("retries", func() bool { return rec.count("DEBUG service_fail service still not starting") >= 3 })
+	h.waitFor("retries", func() bool {
+		return rec.count("DEBUG service_fail service did not start: knockers stay pending and it is retried at each reconcile (again)") >= 3
+	})
 	if n := rec.count("ERROR service_fail "); n != 1 {
 		t.Errorf("%d error lines for one stuck knocker, want 1: %q", n, rec.lines)
 	}

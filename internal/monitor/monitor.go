@@ -77,6 +77,9 @@ type Monitor struct {
 	doors map[string]*door
 	ports map[compiler.Step]*door // protected port → its door, to route held packets
 	drops nftkernel.QueueDrops    // the last drop counts reported
+	// failing holds the failures retried at every tick (token top-ups,
+	// putting the table back): each logs once at error level (repeats.go).
+	failing repeats
 }
 
 // New checks cfg and returns a monitor; it fails when a managed door has
@@ -178,7 +181,9 @@ func (m *Monitor) topUp() {
 		return
 	}
 	if err := m.cfg.TopUp(); err != nil {
-		m.log.Error("cannot top up tokens", "err", err)
+		m.failing.failed(m.log, slog.LevelError, "topup", "cannot top up tokens", err)
+	} else if n := m.failing.ok("topup"); n > 0 {
+		m.log.Info("tokens topped up again", "after_failed_attempts", n)
 	}
 }
 
@@ -224,9 +229,14 @@ func (m *Monitor) ensureTable() {
 		return
 	}
 	applied, err := m.cfg.Ensure()
+	if err == nil {
+		if n := m.failing.ok("ensure"); n > 0 {
+			m.log.Info("knockc's table can be checked and put back again", "after_failed_attempts", n)
+		}
+	}
 	switch {
 	case err != nil:
-		m.log.Error("cannot put knockc's table back", "err", err)
+		m.failing.failed(m.log, slog.LevelError, "ensure", "cannot put knockc's table back", err)
 	case applied:
 		m.log.Warn("knockc's table was gone (flushed by another tool?): applied it again; knocks in progress and grants were lost with it")
 		// Token doors came back empty: install their tokens at once, not
