@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/knockc/knockc/internal/testenv"
 	"github.com/knockc/knockc/internal/testenv/netns"
 	"github.com/knockc/knockc/internal/view"
 )
@@ -26,10 +27,7 @@ func TestKernelCommandWithoutPrivilege(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bin := filepath.Join(dir, "knockc")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.BuildKnockc(t, dir, "permission-test")
 	data, err := os.ReadFile(classicSpec)
 	if err != nil {
 		t.Fatal(err)

@@ -17,19 +17,15 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/knockc/knockc/internal/testenv"
 	"github.com/knockc/knockc/internal/testenv/netns"
 	"github.com/knockc/knockc/ruleset/nftkernel"
 )
 
-// buildKnockc builds the knockc binary once for the test, with a version.
+// buildKnockc builds the knockc binary for the test, with a version.
 func buildKnockc(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "knockc")
-	out, err := exec.Command("go", "build", "-ldflags", "-X main.version=ansible-test", "-o", bin, "../../cmd/knockc").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build knockc: %v\n%s", err, out)
-	}
-	return bin
+	return testenv.BuildKnockc(t, t.TempDir(), "ansible-test")
 }
 
 // playbook runs ansible-playbook on localhost with the module of this

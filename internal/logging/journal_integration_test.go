@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knockc/knockc/internal/testenv"
 	"github.com/knockc/knockc/internal/testenv/netns"
 	"github.com/knockc/knockc/internal/testenv/systemdtest"
 )
@@ -64,15 +65,12 @@ func TestMonitorLogsToTheJournal(t *testing.T) {
 	netns.RequireRoot(t, "nft", "nsenter", "journalctl")
 	systemdtest.RequireTools(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "knockc")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/knockc").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.BuildKnockc(t, dir, "journal-test")
 	spec := filepath.Join(dir, "knock.toml")
 	writeFile(t, spec, journalSpec)
 	// No --log-format: under systemd stderr is the journal, and "auto"
 	// picks native entries.
-	unit := fmt.Sprintf("[Service]\nType=notify\nNotifyAccess=main\nExecStart=%s monitor --apply --reconcile 100ms %s\n", bin, spec)
+	unit := fmt.Sprintf("[Service]\nType=notify\nNotifyAccess=main\nExecStart=%s monitor --apply --log-level debug --reconcile 100ms %s\n", bin, spec)
 	m := systemdtest.Boot(t, map[string]string{"knockc-monitor.service": unit})
 	server := netns.Attach(t, m.NetNS(), "kco")
 	client, err := netns.Link(server, netns.New(t, "kco"), 1)
@@ -92,16 +90,25 @@ func TestMonitorLogsToTheJournal(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	server.Run(t, "nft", "add", "element", "inet", "knockc", "ssh_pending_v4", "{ 198.18.0.9 timeout 30s }")
-	deadline := time.Now().Add(5 * time.Second)
-	var opened []map[string]string
+	// Wait for the open, and for three retries of the stuck start (debug
+	// lines, since the unit logs at debug): enough to see repeats.
+	deadline := time.Now().Add(20 * time.Second)
+	var opened, fails []map[string]string
+	repeats := 0
 	for time.Now().Before(deadline) {
 		opened = journalEntries(t, m, "KNOCKC_DOOR=web", "KNOCKC_EVENT=open")
-		if len(opened) > 0 {
+		fails = journalEntries(t, m, "KNOCKC_DOOR=ssh", "KNOCKC_EVENT=service_fail")
+		repeats = 0
+		for _, e := range fails {
+			if e["PRIORITY"] == "7" {
+				repeats++
+			}
+		}
+		if len(opened) > 0 && repeats >= 3 {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(time.Second) // ~10 reconciles of the stuck knocker
 
 	if len(opened) != 1 {
 		t.Fatalf("journalctl KNOCKC_DOOR=web KNOCKC_EVENT=open: %d entries, want 1", len(opened))
@@ -112,9 +119,25 @@ func TestMonitorLogsToTheJournal(t *testing.T) {
 		t.Errorf("open entry = %v, want PRIORITY 6, the knocker's address, open_for 30s", o)
 	}
 
-	fails := journalEntries(t, m, "KNOCKC_DOOR=ssh", "KNOCKC_EVENT=service_fail")
-	if len(fails) != 1 || fails[0]["PRIORITY"] != "3" || fails[0]["KNOCKC_SERVICE"] == "" {
-		t.Errorf("journalctl KNOCKC_DOOR=ssh KNOCKC_EVENT=service_fail = %v, want one entry at PRIORITY 3 for a knocker stuck for 1 s", fails)
+	// Each distinct error of the stuck start is at error level once (a
+	// loaded machine may first time out, then find the unit missing); its
+	// repeats are at debug.
+	errs := map[string]int{}
+	for _, e := range fails {
+		if e["PRIORITY"] == "3" {
+			errs[e["KNOCKC_ERR"]]++
+			if e["KNOCKC_SERVICE"] == "" {
+				t.Errorf("service_fail entry without KNOCKC_SERVICE: %v", e)
+			}
+		}
+	}
+	if repeats < 3 || len(errs) == 0 {
+		t.Errorf("stuck knocker: %d error entries, %d debug repeats within 20 s; want the failure and its repeats", len(errs), repeats)
+	}
+	for msg, n := range errs {
+		if n != 1 {
+			t.Errorf("stuck knocker: error %q logged %d times at PRIORITY 3, want once (repeats at debug)", msg, n)
+		}
 	}
 	warnings := journalEntries(t, m, "-p", "warning", "SYSLOG_IDENTIFIER=knockc")
 	var pris []string

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knockc/knockc/internal/testenv"
 	"github.com/knockc/knockc/internal/testenv/netns"
 )
 
@@ -41,10 +42,7 @@ func scrape(ns *netns.NS, addr string) (string, error) {
 func TestMonitorMetricsEndpoint(t *testing.T) {
 	netns.RequireRoot(t, "nft", "ip")
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "knockc")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/knockc").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.BuildKnockc(t, dir, "metrics-test")
 	spec := filepath.Join(dir, "knock.toml")
 	if err := os.WriteFile(spec, []byte("[door.web]\nsequence = [\"7100/tcp\", \"7200/tcp\"]\nprotect = [\"8080/tcp\"]\nopen_for = \"30s\"\n"), 0o644); err != nil {
 		t.Fatal(err)
