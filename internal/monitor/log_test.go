@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/knockc/knockc/compiler"
@@ -46,24 +47,28 @@ func (r *recordHandler) count(prefix string) int {
 	return n
 }
 
+// TestStuckKnockerLogsOneError runs on the synctest bubble's clock: the
+// 100 ms reconciles pass as soon as the monitor is idle.
 func TestStuckKnockerLogsOneError(t *testing.T) {
-	rec := &recordHandler{}
-	h := startMonitor(t, managedSpec("1s"), func(h *harness) {
-		h.svc.failStart(errNoStart)
-		h.logger = slog.New(rec)
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recordHandler{}
+		h := startMonitor(t, managedSpec("1s"), func(h *harness) {
+			h.svc.failStart(errNoStart)
+			h.logger = slog.New(rec)
+		})
+		h.kernel.put("ssh_pending_v4", alice, 30*time.Second)
+		h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
+		// Reconcile runs every 100 ms: several retries.
+		h.waitFor("retries", func() bool {
+			return rec.count("DEBUG service_fail service did not start: knockers stay pending and it is retried at each reconcile (again)") >= 3
+		})
+		if n := rec.count("ERROR service_fail "); n != 1 {
+			t.Errorf("%d error lines for one stuck knocker, want 1: %q", n, rec.lines)
+		}
+		h.svc.failStart(nil)
+		h.waitFor("alice granted", func() bool { return h.kernel.has("ssh_grant_v4", alice) })
+		if rec.count("INFO service_start service started") != 1 || rec.count("INFO open door opened") != 1 {
+			t.Errorf("after recovery: log %q, want one service start and one open", rec.lines)
+		}
 	})
-	h.kernel.put("ssh_pending_v4", alice, 30*time.Second)
-	h.events <- Event{Door: "ssh", Seq: compiler.Open, Addr: alice, At: time.Now()}
-	// Reconcile runs every 100 ms: several retries.
-	h.waitFor("retries", func() bool {
-		return rec.count("DEBUG service_fail service did not start: knockers stay pending and it is retried at each reconcile (again)") >= 3
-	})
-	if n := rec.count("ERROR service_fail "); n != 1 {
-		t.Errorf("%d error lines for one stuck knocker, want 1: %q", n, rec.lines)
-	}
-	h.svc.failStart(nil)
-	h.waitFor("alice granted", func() bool { return h.kernel.has("ssh_grant_v4", alice) })
-	if rec.count("INFO service_start service started") != 1 || rec.count("INFO open door opened") != 1 {
-		t.Errorf("after recovery: log %q, want one service start and one open", rec.lines)
-	}
 }
