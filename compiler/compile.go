@@ -15,28 +15,47 @@ func Compile(spec *Spec) *ruleset.Table {
 	}}
 	input.Rules = inputRules(spec.Table)
 	doors := &ruleset.Chain{Name: DoorsChain}
+	all := &ruleset.Chain{Name: AllDoorsChain}
 	t.Chains = append(t.Chains, input, doors)
+	mid := newMidSets(spec)
+	var first []*ruleset.Rule // doors' jumps, each behind its first knock's port
 
 	var gates []*ruleset.Chain
 	for _, d := range spec.Doors {
-		c := &doorCompiler{door: d, table: spec.Table, t: t}
+		c := &doorCompiler{door: d, table: spec.Table, t: t, mid: mid}
 		c.outcomeSets()
 		for _, s := range []Seq{Open, Close} {
 			if chain := c.sequence(s); chain != nil {
-				doors.Rules = append(doors.Rules, c.jumps(chain.Name)...)
+				jumps := c.jumps(chain.Name)
+				all.Rules = append(all.Rules, jumps...)
+				first = append(first, behind(d.Steps(s)[0].Proto, d.Steps(s)[0].Port, jumps)...)
 				t.Chains = append(t.Chains, chain)
 			}
 		}
 		if d.Token != nil {
 			c.tokenSets()
 			chain := c.tokenChain()
-			doors.Rules = append(doors.Rules, c.jumps(chain.Name)...)
+			jumps := c.jumps(chain.Name)
+			all.Rules = append(all.Rules, jumps...)
+			first = append(first, behind(ruleset.UDP, d.Token.Port, jumps)...)
 			t.Chains = append(t.Chains, chain)
 		}
 		gate := c.gate()
-		input.Rules = append(input.Rules, rule(fmt.Sprintf("door=%s role=gate", d.Name), ruleset.Verdict{Kind: ruleset.VerdictJump, Chain: gate.Name}))
+		for _, p := range d.Protect {
+			input.Rules = append(input.Rules, rule(fmt.Sprintf("door=%s role=gate", d.Name),
+				ruleset.DPort{Proto: p.Proto, Port: p.Port}, ruleset.Verdict{Kind: ruleset.VerdictJump, Chain: gate.Name}))
+		}
 		gates = append(gates, gate)
 	}
+	if sets := mid.sets(); len(sets) > 0 {
+		t.Sets = append(t.Sets, sets...)
+		for _, s := range sets {
+			doors.Rules = append(doors.Rules, rule("role=mid",
+				ruleset.SAddrIn{Family: s.Family, Set: s.Name}, ruleset.Verdict{Kind: ruleset.VerdictGoto, Chain: AllDoorsChain}))
+		}
+		t.Chains = append(t.Chains, all)
+	}
+	doors.Rules = append(doors.Rules, first...)
 	t.Chains = append(t.Chains, gates...)
 	if spec.Table.Closed == "reject" && len(spec.Doors) > 0 {
 		sets, chains, direct := stealth(spec)
@@ -86,6 +105,19 @@ type doorCompiler struct {
 	door  *Door
 	table TableSpec
 	t     *ruleset.Table
+	mid   *midSets
+}
+
+// behind returns copies of a door's jump rules that match only packets to
+// proto/port first: the doors chain's rules for sources not mid-sequence.
+// Such a source is in none of the sequence's step or window sets, so only
+// the sequence's first-step rule can act on its packet (docs/cost.md).
+func behind(proto ruleset.Proto, port uint16, jumps []*ruleset.Rule) []*ruleset.Rule {
+	out := make([]*ruleset.Rule, len(jumps))
+	for i, r := range jumps {
+		out[i] = rule(r.Comment, append([]ruleset.Stmt{ruleset.DPort{Proto: proto, Port: port}}, r.Stmts...)...)
+	}
+	return out
 }
 
 // newSet adds a dynamic set to the table and returns its name.

@@ -98,7 +98,7 @@ func (c *doorCompiler) sequence(s Seq) *ruleset.Chain {
 				}
 				st = append(st, ruleset.Log{Prefix: LogPrefix(d.Name, s), Group: c.table.LogGroup})
 			} else {
-				st = append(st,
+				st = append(st, c.mark(f),
 					ruleset.SetSAddr{Op: ruleset.OpUpdate, Set: ss.step[k], Family: f},
 					ruleset.SetSAddr{Op: ruleset.OpDelete, Set: ss.step[k-1], Family: f})
 			}
@@ -140,6 +140,7 @@ func (c *doorCompiler) sequence(s Seq) *ruleset.Chain {
 			st = append(st, c.outcome(s, f)...)
 			st = append(st, ruleset.Log{Prefix: LogPrefix(d.Name, s), Group: c.table.LogGroup})
 		} else {
+			st = append(st, c.mark(f))
 			if ss.win != "" {
 				st = append(st, ruleset.SetSAddr{Op: ruleset.OpUpdate, Set: ss.win, Family: f})
 			}

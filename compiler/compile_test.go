@@ -146,7 +146,7 @@ func TestCompileNonStrict(t *testing.T) {
 		t.Fatalf("step 1 rules = %v, want one", step1)
 	}
 	got := step1[0].String()
-	want := `tcp dport 1 tcp flags syn / syn,ack update @ssh_open_s1_v4 { ip saddr } delete @ssh_open_s2_v4 { ip saddr } delete @ssh_open_s3_v4 { ip saddr } return comment "door=ssh seq=open step=1 role=advance"`
+	want := `tcp dport 1 tcp flags syn / syn,ack update @knock_mid_v4 { ip saddr } update @ssh_open_s1_v4 { ip saddr } delete @ssh_open_s2_v4 { ip saddr } delete @ssh_open_s3_v4 { ip saddr } return comment "door=ssh seq=open step=1 role=advance"`
 	if got != want {
 		t.Errorf("non-strict step 1 = %s\nwant               %s", got, want)
 	}
@@ -154,7 +154,7 @@ func TestCompileNonStrict(t *testing.T) {
 	// Strict doors leave the deletes to the reset rules instead.
 	strict := mustCompile(t, door(`["1", "2", "3", "4"]`, "families = [\"ipv4\"]\n"))
 	step1 = rulesWith(t, strict, "ssh_open", "step=1 role=advance")
-	if got, want := step1[0].String(), `tcp dport 1 tcp flags syn / syn,ack update @ssh_open_s1_v4 { ip saddr } return comment "door=ssh seq=open step=1 role=advance"`; got != want {
+	if got, want := step1[0].String(), `tcp dport 1 tcp flags syn / syn,ack update @knock_mid_v4 { ip saddr } update @ssh_open_s1_v4 { ip saddr } return comment "door=ssh seq=open step=1 role=advance"`; got != want {
 		t.Errorf("strict step 1 = %s\nwant           %s", got, want)
 	}
 	if n := len(rulesWith(t, strict, "ssh_open", "role=reset")); n != 1 {
@@ -411,22 +411,39 @@ func TestLogPrefixRoundTrip(t *testing.T) {
 	}
 }
 
-// TestCompileDoorsChainOrder: the doors chain jumps to every sequence chain
-// first and only then to the gates (docs/design.md, "The ruleset"), so a packet to one door's
-// protected port still resets a half-done strict sequence of every door.
+// TestCompileDoorsChainOrder: a source mid-sequence goes to doors_all,
+// which jumps to every sequence chain in door order, before the gates run
+// (docs/design.md, "The ruleset"), so a packet to one door's protected
+// port still resets a half-done strict sequence of every door; any other
+// source is sent only to the sequences whose first knock is its port
+// (docs/cost.md).
 func TestCompileDoorsChainOrder(t *testing.T) {
 	table := mustCompile(t, "[door.a]\nsequence = [\"6000\"]\nprotect = [\"22\"]\n[door.b]\nsequence = [\"7000\", \"8000\"]\nclose_sequence = [\"8000\", \"7000\"]\nprotect = [\"23\"]\n")
-	var roles []string
+	var got []string
 	for _, r := range table.Chain(compiler.DoorsChain).Rules {
-		roles = append(roles, r.Comment)
+		got = append(got, r.String())
 	}
 	want := []string{
-		"door=a role=knock",
-		"door=b role=knock",
-		"door=b role=knock",
+		`ip saddr @knock_mid_v4 goto doors_all comment "role=mid"`,
+		`ip6 saddr @knock_mid_v6 goto doors_all comment "role=mid"`,
+		`tcp dport 6000 jump a_open comment "door=a role=knock"`,
+		`tcp dport 7000 jump b_open comment "door=b role=knock"`,
+		`tcp dport 8000 jump b_close comment "door=b role=knock"`,
 	}
-	if diff := cmp.Diff(want, roles); diff != "" {
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("doors chain rules (-want +got):\n%s\n%s", diff, ruleset.Render(table))
+	}
+	got = nil
+	for _, r := range table.Chain(compiler.AllDoorsChain).Rules {
+		got = append(got, r.String())
+	}
+	want = []string{
+		`jump a_open comment "door=a role=knock"`,
+		`jump b_open comment "door=b role=knock"`,
+		`jump b_close comment "door=b role=knock"`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("doors_all chain rules (-want +got):\n%s", diff)
 	}
 }
 
@@ -442,7 +459,7 @@ func TestCompileInputChain(t *testing.T) {
 			`tcp dport 0 ct state invalid,untracked delete @stealth_tcp22_v4 { ip saddr } comment "role=answer-port"`,
 			`tcp dport 0 ct state invalid,untracked delete @stealth_tcp22_v6 { ip6 saddr } comment "role=answer-port"`,
 			`jump doors comment "role=doors"`,
-			`jump ssh_gate comment "door=ssh role=gate"`,
+			`tcp dport 22 jump ssh_gate comment "door=ssh role=gate"`,
 		}},
 		{"listed interfaces: knocks count there, gates run everywhere", door(`["1"]`, "[table]\ninterfaces = [\"eth0\", \"wg*\"]\n"), []string{
 			`ct state established,related accept comment "role=established"`,
@@ -451,14 +468,14 @@ func TestCompileInputChain(t *testing.T) {
 			`tcp dport 0 ct state invalid,untracked delete @stealth_tcp22_v6 { ip6 saddr } comment "role=answer-port"`,
 			`iifname "eth0" jump doors comment "role=doors"`,
 			`iifname "wg*" jump doors comment "role=doors"`,
-			`jump ssh_gate comment "door=ssh role=gate"`,
+			`tcp dport 22 jump ssh_gate comment "door=ssh role=gate"`,
 		}},
 		{"lo listed: loopback is gated and knocks on it count", door(`["1"]`, "[table]\ninterfaces = [\"lo\"]\n"), []string{
 			`ct state established,related accept comment "role=established"`,
 			`tcp dport 0 ct state invalid,untracked delete @stealth_tcp22_v4 { ip saddr } comment "role=answer-port"`,
 			`tcp dport 0 ct state invalid,untracked delete @stealth_tcp22_v6 { ip6 saddr } comment "role=answer-port"`,
 			`iifname "lo" jump doors comment "role=doors"`,
-			`jump ssh_gate comment "door=ssh role=gate"`,
+			`tcp dport 22 jump ssh_gate comment "door=ssh role=gate"`,
 		}},
 	}
 	for _, tt := range tests {
@@ -487,9 +504,9 @@ func TestCompileAllowFromJumps(t *testing.T) {
 		got = append(got, r.String())
 	}
 	want := []string{
-		`ip saddr 10.0.0.0/8 jump ssh_open comment "door=ssh role=knock"`,
-		`ip saddr 192.0.2.1 jump ssh_open comment "door=ssh role=knock"`,
-		`ip6 saddr 2001:db8::/32 jump ssh_open comment "door=ssh role=knock"`,
+		`tcp dport 1 ip saddr 10.0.0.0/8 jump ssh_open comment "door=ssh role=knock"`,
+		`tcp dport 1 ip saddr 192.0.2.1 jump ssh_open comment "door=ssh role=knock"`,
+		`tcp dport 1 ip6 saddr 2001:db8::/32 jump ssh_open comment "door=ssh role=knock"`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("allow_from jumps (-want +got):\n%s", diff)

@@ -12,7 +12,12 @@ import (
 // that `nft list table` speaks the operator's words.
 const (
 	InputChain = "input" // the base chain on the input hook
-	DoorsChain = "doors" // jumps to every sequence chain
+	// DoorsChain dispatches a knock-like packet: a source mid-sequence
+	// (in MidSet) goes to AllDoorsChain, any other only to the sequences
+	// whose first knock is the packet's port (docs/cost.md).
+	DoorsChain = "doors"
+	// AllDoorsChain jumps to every sequence chain, in door order.
+	AllDoorsChain = "doors_all"
 	// StealthChain (nat prerouting) sends non-granted packets for protected
 	// ports to the answer port, so the host's stack answers for them;
 	// StealthOutChain gives the protected port back to the stack's answers
@@ -36,6 +41,11 @@ const (
 func StealthSet(port uint16, f ruleset.Family) string {
 	return fmt.Sprintf("stealth_tcp%d_%s", port, f.Suffix())
 }
+
+// MidSet returns the table's set of sources that are in some step or
+// window set of family f: every rule that adds a source to one of those
+// first refreshes it here, with a timeout no shorter than theirs.
+func MidSet(f ruleset.Family) string { return "knock_mid_" + f.Suffix() }
 
 // SeqChain returns the chain that runs a door's open or close sequence.
 func SeqChain(door string, s Seq) string { return door + "_" + string(s) }

@@ -22,10 +22,12 @@ func validateNames(spec *Spec, errs *errorList) {
 		t := Compile(&Spec{File: spec.File, Table: spec.Table, Doors: []*Door{d}})
 		var names []string
 		for _, s := range t.Sets {
-			names = append(names, "set "+s.Name)
+			if s.Name != MidSet(s.Family) {
+				names = append(names, "set "+s.Name)
+			}
 		}
 		for _, c := range t.Chains {
-			if c.Hook == nil && c.Name != DoorsChain {
+			if c.Hook == nil && c.Name != DoorsChain && c.Name != AllDoorsChain {
 				names = append(names, "chain "+c.Name)
 			}
 		}
