@@ -48,6 +48,13 @@ func Compile(spec *Spec) *ruleset.Table {
 		gates = append(gates, gate)
 	}
 	if sets := mid.sets(); len(sets) > 0 {
+		for _, m := range sets {
+			for _, s := range t.Sets {
+				if r, ok := ParseSetName(s.Name); ok && s.Family == m.Family && (r.Kind == StepKind || r.Kind == WindowKind) {
+					m.SeedFrom = append(m.SeedFrom, s.Name)
+				}
+			}
+		}
 		t.Sets = append(t.Sets, sets...)
 		for _, s := range sets {
 			doors.Rules = append(doors.Rules, rule("role=mid",

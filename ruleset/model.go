@@ -88,6 +88,13 @@ type Set struct {
 	Typeof *Payload
 
 	Elements []Element // read back from the kernel; never rendered or compared
+
+	// SeedFrom names the sets whose sources an apply that creates this set
+	// (new, or replaced) copies into it right after the batch, with this
+	// set's timeout: the mid-sequence set starts with every source already
+	// in a step or window set (docs/cost.md). Never rendered, compared or
+	// read back.
+	SeedFrom []string
 }
 
 // Element is one address in a set and the time it has left.

@@ -43,6 +43,57 @@ func (c *Conn) Apply(want, have *ruleset.Table) (err error) {
 	if err := c.nft.Flush(); err != nil {
 		return applyError(want.Name, err, func() string { return c.diagnose(ops) })
 	}
+	return c.seed(want, plan)
+}
+
+// seed fills each set the plan created or replaced that names SeedFrom
+// sets with their current elements, in one more batch. It runs after the
+// apply's batch, so a source that knocks in between is noted by the
+// rules themselves. Sets the batch created or recreated are empty and not
+// read, so a first apply reads nothing.
+func (c *Conn) seed(want *ruleset.Table, plan *ruleset.Plan) error {
+	created := map[string]bool{}
+	for _, ch := range plan.Changes {
+		if ch.Kind == ruleset.KindSet && (ch.Action == ruleset.Create || ch.Action == ruleset.Replace) {
+			created[ch.Name] = true
+		}
+	}
+	tbl := &nftables.Table{Name: want.Name, Family: nftables.TableFamilyINet}
+	n := 0
+	for _, s := range want.Sets {
+		if !created[s.Name] || len(s.SeedFrom) == 0 {
+			continue
+		}
+		var elems []nftables.SetElement
+		for _, from := range s.SeedFrom {
+			if created[from] {
+				continue // new or recreated by this batch: empty
+			}
+			got, err := c.Elements(want.Name, from)
+			if err != nil {
+				return fmt.Errorf("apply table %q: seed set %q: %w", want.Name, s.Name, err)
+			}
+			for _, e := range got {
+				if e.Addr.IsValid() && ruleset.FamilyOf(e.Addr) == s.Family {
+					elems = append(elems, nftables.SetElement{Key: e.Addr.AsSlice(), Timeout: s.Timeout})
+				}
+			}
+		}
+		if len(elems) == 0 {
+			continue
+		}
+		set := &nftables.Set{Table: tbl, Name: s.Name, KeyType: keyType(s.Family)}
+		if err := c.nft.SetAddElements(set, elems); err != nil {
+			return fmt.Errorf("apply table %q: seed set %q: %w", want.Name, s.Name, err)
+		}
+		n += len(elems)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := c.nft.Flush(); err != nil {
+		return fmt.Errorf("apply table %q: seed %d mid-sequence sources: %w", want.Name, n, err)
+	}
 	return nil
 }
 
