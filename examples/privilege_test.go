@@ -145,10 +145,7 @@ func splitCall(s string) []string {
 // monitor, and links a client namespace.
 func newPrivEnv(t *testing.T) *privEnv {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "knockc")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/knockc").CombinedOutput(); err != nil {
-		t.Fatalf("build knockc: %v\n%s", err, out)
-	}
+	bin := testenv.BuildKnockc(t, t.TempDir(), "privilege-test")
 	sshd := sshdtest.New(t, 22)
 	unit, err := FS.ReadFile("knockc-monitor.service")
 	if err != nil {

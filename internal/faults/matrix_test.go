@@ -12,28 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knockc/knockc/internal/testenv"
 	"github.com/knockc/knockc/internal/testenv/netns"
 )
 
 // knockcBin is the knockc binary, built once for the matrix.
 var knockcBin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "knockc-faults")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	knockcBin = filepath.Join(dir, "knockc")
-	if out, err := exec.Command("go", "build", "-o", knockcBin, "../../cmd/knockc").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build knockc: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
 
 // result is one line of the matrix.
 type result struct {
@@ -54,6 +38,7 @@ type result struct {
 // end state is wrong after a fault whose repair is on main (row.repaired).
 func TestIntegrationFaultMatrix(t *testing.T) {
 	netns.RequireRoot(t, "nft", "sshd", "ssh", "ssh-keygen", "pkill")
+	knockcBin = testenv.BuildKnockc(t, t.TempDir(), "faults-test")
 	var (
 		mu      sync.Mutex
 		results = map[string]result{}
