@@ -48,7 +48,12 @@ const (
 	DefaultTokenLifetime = 5 * time.Minute
 	DefaultTokenSkew     = 5 * time.Minute
 	DefaultTokenAhead    = time.Hour
-	maxTokensPerKey      = 1 << 20
+	// maxTokensPerKey bounds a key's set. apply, plan, status and the
+	// monitor (every reconcile tick) read each set whole, and the kernel
+	// resumes a set dump by walking past the elements already sent, so a
+	// read costs time that grows with the square of the set's size
+	// (docs/tokens.md, "How many tokens a key").
+	maxTokensPerKey = 1 << 15
 )
 
 var tokenKeys = []string{"port", "keys", "slot", "per_slot", "lifetime", "skew", "ahead"}
@@ -154,7 +159,7 @@ func (l *loader) validateToken(key string, t *TokenDoor) {
 		l.errs.add(at("ahead"), "%s: ahead %s is too short: a client whose clock is skew fast and that starts afresh (a lead of %s) needs tokens %s ahead", key, shortDuration(Duration(t.Ahead)), shortDuration(Duration(lead)), shortDuration(Duration(need)))
 	}
 	if n := t.Window("").SetSize(); n > maxTokensPerKey {
-		l.errs.add(at("ahead"), "%s: %d tokens a key would be installed at once (at most %d): make slot longer, per_slot smaller or ahead shorter", key, n, maxTokensPerKey)
+		l.errs.add(at("ahead"), "%s: %d tokens a key would be installed at once (at most %d, as apply, plan and the monitor read each key's set whole): make slot longer, per_slot smaller or ahead shorter", key, n, maxTokensPerKey)
 	}
 }
 

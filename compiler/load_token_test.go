@@ -55,6 +55,11 @@ func TestParseTokenErrors(t *testing.T) {
 		{"ahead too short", tokenBase + "ahead = \"5m\"\n", []string{
 			"knock.toml:6:10: door.ssh.token: ahead 5m is too short: a client whose clock is skew fast and that starts afresh (a lead of 1m) needs tokens 8m ahead",
 		}},
+		// A week ahead at the default slot and per_slot: 161,393 tokens,
+		// whose set takes some 30 s to read back (docs/tokens.md).
+		{"too many tokens a key", tokenBase + "ahead = \"168h\"\n", []string{
+			"knock.toml:6:10: door.ssh.token: 161393 tokens a key would be installed at once (at most 32768, as apply, plan and the monitor read each key's set whole): make slot longer, per_slot smaller or ahead shorter",
+		}},
 		{"sequence and close with token", "[door.ssh]\nsequence = [\"7000\"]\nclose_sequence = [\"8000\"]\nprotect = [\"22\"]\n[door.ssh.token]\nport = 62201\nkeys = { a = \"a\" }\n", []string{
 			"knock.toml:2:13: door \"ssh\": opens by token, so it takes no sequence (a sequence can be replayed by anyone who saw it; make a second door for it)",
 			"knock.toml:3:19: door \"ssh\": a token door takes no close_sequence: anyone who saw it could close the door for everyone; grants end after open_for",

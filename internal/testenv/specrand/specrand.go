@@ -158,7 +158,7 @@ var managedValues = map[string][]string{
 // tokenTimings are valid [door.NAME.token] timings (slot, per_slot,
 // lifetime, skew, ahead), as dotted keys of the door; "" leaves a key to
 // its default. check relates them: lifetime ≥ skew, ahead ≥ skew + 2·lead
-// + 2·slot, at most 2^20 tokens a key.
+// + 2·slot, at most 2^15 tokens a key.
 var tokenTimings = [][5]string{
 	{"", "", "", "", ""},
 	{"1s", "1", "1s", "1s", "3m"},
