@@ -1,13 +1,28 @@
 package ruleset
 
-// ElementBytes is knockc's estimate of the kernel memory one element of a
-// dynamic timeout set takes: the hash element with its key, timeout and
-// expiration extensions rounds up to a 128-byte slab object, plus its share
-// of the bucket table. Used to state what a set's size implies.
-const ElementBytes = 136
+// The kernel memory one element of a dynamic timeout set takes, measured
+// (BenchmarkElementMemory, docs/cost.md): the hash element with its key,
+// timeout and expiration extensions in one kmalloc-cg slab object, 64
+// bytes with a 4-byte key (IPv4), 96 with a 16-byte one (IPv6, a token).
+// The hash buckets are apart (BucketBytes). Used to state what a set's
+// size implies.
+const (
+	ElementBytesV4 = 64
+	ElementBytesV6 = 96
+)
 
-// MaxMemory returns the kernel memory s takes when full, by ElementBytes.
-func (s *Set) MaxMemory() uint64 { return uint64(s.Size) * ElementBytes }
+// ElementBytes returns the memory one element of s takes: ElementBytesV4
+// for an IPv4 set, ElementBytesV6 for any other (IPv6, a token set's
+// 16-byte key).
+func (s *Set) ElementBytes() uint64 {
+	if s.Typeof == nil && s.Family == IPv4 {
+		return ElementBytesV4
+	}
+	return ElementBytesV6
+}
+
+// MaxMemory returns the kernel memory s's elements take when it is full.
+func (s *Set) MaxMemory() uint64 { return uint64(s.Size) * s.ElementBytes() }
 
 // BucketBytes returns the memory the kernel takes for s's hash table as
 // soon as the set exists, before any element: it sizes the table from the

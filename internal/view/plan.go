@@ -195,8 +195,8 @@ func (v *Plan) WriteText(w io.Writer) {
 // Line says how much kernel memory the sets take, in one sentence
 // without its full stop.
 func (m Memory) Line() string {
-	return fmt.Sprintf("%d sets hold at most %d elements: %.1f MiB of kernel memory for their hash tables from the start, about %.1f MiB more when all are full (%d B per element, estimated)",
-		m.Sets, m.MaxElements, float64(m.FixedBytes)/(1<<20), float64(m.MaxExtraBytes)/(1<<20), ruleset.ElementBytes)
+	return fmt.Sprintf("%d sets hold at most %d elements: %.1f MiB of kernel memory for their hash tables from the start, about %.1f MiB more when all are full (%d B an IPv4 element, %d B an IPv6 or token one, measured)",
+		m.Sets, m.MaxElements, float64(m.FixedBytes)/(1<<20), float64(m.MaxExtraBytes)/(1<<20), ruleset.ElementBytesV4, ruleset.ElementBytesV6)
 }
 
 // Apply is what `knockc apply --json` prints: the plan it carried out.
