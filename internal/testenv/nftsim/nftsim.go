@@ -92,6 +92,9 @@ type Sim struct {
 	// to the answer port by a redirect, and the packet mark set on it.
 	Redirected bool
 	Mark       uint32
+	// Chains are the chains the last packet Send ran entered, in order,
+	// base chains included: which rules a packet pays for.
+	Chains []string
 
 	sets    map[string]map[netip.Addr]time.Duration // expiry per element
 	keys    map[string]map[string]time.Duration     // sets keyed by a payload field
@@ -233,7 +236,7 @@ func (s *Sim) live(set string) int {
 // holds arriving packets. It fails on a base chain on another hook, a
 // statement it does not model, a jump to a missing chain or a jump loop.
 func (s *Sim) Send(p Packet) (Verdict, error) {
-	s.Redirected, s.Mark = false, 0
+	s.Redirected, s.Mark, s.Chains = false, 0, nil
 	var nat, bases []*ruleset.Chain
 	for _, c := range s.Table.Chains {
 		switch h := c.Hook; {
@@ -289,6 +292,7 @@ func (s *Sim) chain(name string, p *Packet, depth int) (Verdict, error) {
 	if depth > 16 {
 		return "", fmt.Errorf("nftsim: jumps nest deeper than 16 at chain %q (a loop?)", name)
 	}
+	s.Chains = append(s.Chains, name)
 	for _, r := range c.Rules {
 		v, stop, err := s.rule(r, p, depth)
 		if err != nil || v != "" {
