@@ -19,8 +19,8 @@ import (
 // an expired one; while the collector runs, a dump can miss live elements
 // (the kernel resumes a multi-part dump by a count of elements to skip,
 // and the collector removes some in between), so a fill read then is low,
-// never high. Once collected, the dump holds exactly the live elements,
-// as `nft list set` does.
+// never high (nft's own listing, a dump too, is as low then). Once the
+// expired ones are collected, the dump holds exactly the live elements.
 func TestIntegrationElementsLeaveOutExpired(t *testing.T) {
 	t.Parallel()
 	netns.RequireRoot(t, "ip", "nft")
@@ -48,7 +48,9 @@ func TestIntegrationElementsLeaveOutExpired(t *testing.T) {
 	defer conn.Close()
 	time.Sleep(1200 * time.Millisecond) // half the elements are past their timeout
 	var counts []int
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	// Dump for 2 s at least, while the collector frees the expired half
+	// (it runs about once a second), then until two dumps agree.
+	for start, deadline := time.Now(), time.Now().Add(10*time.Second); ; {
 		elems, err := conn.Elements("knockc", "s_v4")
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +64,7 @@ func TestIntegrationElementsLeaveOutExpired(t *testing.T) {
 			t.Fatalf("Elements() = %d elements, more than the %d live ones", len(elems), n/2)
 		}
 		counts = append(counts, len(elems))
-		if len(counts) >= 2 && counts[len(counts)-1] == n/2 && counts[len(counts)-2] == n/2 {
+		if time.Since(start) > 2*time.Second && len(counts) >= 2 && counts[len(counts)-1] == n/2 && counts[len(counts)-2] == n/2 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -71,7 +73,4 @@ func TestIntegrationElementsLeaveOutExpired(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("dumps while and after the collector ran: %v", counts)
-	if listed := strings.Count(ns.Run(t, "nft", "list", "set", "inet", "knockc", "s_v4"), "expires"); listed != n/2 {
-		t.Fatalf("nft list set lists %d elements, want %d", listed, n/2)
-	}
 }
