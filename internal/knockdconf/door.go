@@ -265,8 +265,9 @@ func (d *doorOut) has(key string) bool {
 }
 
 // openFor writes open_for: the firewall's own timeout (firewall-cmd
-// --timeout, an nft element's timeout), knockd's cmd_timeout when
-// stop_command undoes start_command, else knockc's default with a note.
+// --timeout, an nft element's timeout), knockd's cmd_timeout when there
+// is a stop_command (whether or not knockc reads it as the undo), else
+// knockc's default with a note.
 func (d *doorOut) openFor(e *event, w *warner) {
 	m := e.meaning
 	secs, why := 0, ""
@@ -285,12 +286,19 @@ func (d *doorOut) openFor(e *event, w *warner) {
 				secs, why = e.CmdTimeout, "knockd's cmd_timeout, after which stop_command ran"
 			}
 		default:
+			// knockd ran stop_command cmd_timeout after the grant, and such
+			// a command (a delete by handle found with $(…), a flush of
+			// the chain, a script) most often ends it: the grant written
+			// does not outlive that moment (fail closed).
+			if secs == 0 || e.CmdTimeout < secs {
+				secs, why = e.CmdTimeout, "knockd's cmd_timeout, after which stop_command ran"
+			}
 			written := e.Stop6
 			if e.Stop != nil {
 				written = e.Stop
 			}
 			line := written.Line
-			w.add(line, "[%s] stop_command %q does not undo start_command: knockc ends a grant by itself after open_for; to run the command as well, put it in a script named in on_close = [\"/path/to/script\"] of door %q", e.Name, commandOfStop(e), d.name)
+			w.add(line, "[%s] stop_command %q does not undo start_command as knockc reads it: knockc ends the grant by itself after open_for, written as knockd's cmd_timeout (%s); to run the command as well, put it in a script named in on_close = [\"/path/to/script\"] of door %q", e.Name, commandOfStop(e), duration(e.CmdTimeout), d.name)
 		}
 	}
 	if secs > 0 {
