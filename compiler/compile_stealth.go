@@ -86,10 +86,23 @@ func stealth(spec *Spec) ([]*ruleset.Set, []*ruleset.Chain, []*ruleset.Rule) {
 	}
 	nat.Rules = append(nat.Rules, redirects...)
 	chains := []*ruleset.Chain{nat}
-	if len(out.Rules) > 0 {
-		chains = append(chains, out)
+	if len(out.Rules) == 0 {
+		return sets, chains, nil
 	}
-	return sets, chains, direct
+	// Behind one rule each, so that a packet not for (or from) the answer
+	// port pays one comparison, not two a protected TCP port
+	// (docs/cost.md).
+	answers := &ruleset.Chain{Name: StealthAnswersChain, Rules: out.Rules}
+	out.Rules = []*ruleset.Rule{rule("role=answer",
+		ruleset.SPort{Proto: ruleset.TCP, Port: ts.AnswerPort},
+		ruleset.CTState{States: []string{"invalid", "untracked"}},
+		ruleset.Verdict{Kind: ruleset.VerdictJump, Chain: StealthAnswersChain})}
+	answerPort := &ruleset.Chain{Name: AnswerPortChain, Rules: direct}
+	guard := rule("role=answer-port",
+		ruleset.DPort{Proto: ruleset.TCP, Port: ts.AnswerPort},
+		ruleset.CTState{States: []string{"invalid", "untracked"}},
+		ruleset.Verdict{Kind: ruleset.VerdictJump, Chain: AnswerPortChain})
+	return sets, append(chains, out, answers, answerPort), []*ruleset.Rule{guard}
 }
 
 // AnswerPort returns the port t's stealth chain redirects non-granted

@@ -41,10 +41,16 @@ func TestCompileStealthChains(t *testing.T) {
 		t.Errorf("stealth chain rules (-want +got):\n%s", diff)
 	}
 	want = []string{
-		`tcp sport 0 ct state invalid,untracked ip daddr @stealth_tcp22_v4 delete @stealth_tcp22_v4 { ip daddr } tcp sport set 22 return comment "door=ssh port=22/tcp role=answer"`,
+		`tcp sport 0 ct state invalid,untracked jump stealth_answers comment "role=answer"`,
 	}
 	if diff := cmp.Diff(want, chainText(tab, compiler.StealthOutChain)); diff != "" {
 		t.Errorf("stealth_out chain rules (-want +got):\n%s", diff)
+	}
+	want = []string{
+		`tcp sport 0 ct state invalid,untracked ip daddr @stealth_tcp22_v4 delete @stealth_tcp22_v4 { ip daddr } tcp sport set 22 return comment "door=ssh port=22/tcp role=answer"`,
+	}
+	if diff := cmp.Diff(want, chainText(tab, compiler.StealthAnswersChain)); diff != "" {
+		t.Errorf("stealth_answers chain rules (-want +got):\n%s", diff)
 	}
 	out := tab.Chain(compiler.StealthOutChain)
 	if out.Hook == nil || out.Hook.Hook != "output" || out.Hook.Priority != compiler.DefaultPriority {

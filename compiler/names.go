@@ -24,6 +24,12 @@ const (
 	// to packets conntrack found invalid (docs/stealth.md).
 	StealthChain    = "stealth"
 	StealthOutChain = "stealth_out"
+	// StealthAnswersChain holds stealth_out's rules, one per protected TCP
+	// port and family, and AnswerPortChain the input chain's deletes for
+	// packets to the answer port itself: each is jumped to from one rule
+	// that matches the answer port, so other packets skip them.
+	StealthAnswersChain = "stealth_answers"
+	AnswerPortChain     = "answer_port"
 )
 
 // Seq names a door's two sequences.

@@ -27,7 +27,7 @@ func validateNames(spec *Spec, errs *errorList) {
 			}
 		}
 		for _, c := range t.Chains {
-			if c.Hook == nil && c.Name != DoorsChain && c.Name != AllDoorsChain {
+			if c.Hook == nil && c.Name != DoorsChain && c.Name != AllDoorsChain && c.Name != StealthAnswersChain && c.Name != AnswerPortChain {
 				names = append(names, "chain "+c.Name)
 			}
 		}
