@@ -25,15 +25,27 @@ func (s *Set) ElementBytes() uint64 {
 func (s *Set) MaxMemory() uint64 { return uint64(s.Size) * s.ElementBytes() }
 
 // BucketBytes returns the memory the kernel takes for s's hash table as
-// soon as the set exists, before any element: it sizes the table from the
-// declared size (a power of two at or above 4/3 of it, 8 bytes a bucket).
+// soon as the set exists, before any element. nft_set_hash passes the
+// declared size to rhashtable as its nelem_hint, which is a u16: the
+// kernel sizes the first table from the size modulo 65536 (a power of two
+// at or above 4/3 of it, 8 bytes a bucket), and from its default of 64
+// buckets when that is 0. Measured on 6.18: 80 sets of 60,000 took 45 MB
+// at once, 80 sets of 131,072 none beyond the default.
 func (s *Set) BucketBytes() uint64 {
+	hint := uint64(uint16(s.Size))
+	if hint == 0 {
+		return rhashDefaultBuckets * 8
+	}
 	n := uint64(1)
-	for n < uint64(s.Size)*4/3 {
+	for n < hint*4/3 {
 		n <<= 1
 	}
 	return max(n, 4) * 8
 }
+
+// rhashDefaultBuckets is rhashtable's HASH_DEFAULT_SIZE: the first table
+// of a set whose nelem_hint is 0.
+const rhashDefaultBuckets = 64
 
 // MaxMemory returns the kernel memory every set of t takes when full.
 func (t *Table) MaxMemory() (elements, bytes uint64) {
