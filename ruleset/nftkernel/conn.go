@@ -27,6 +27,10 @@ type Conn struct {
 	// the connection, so two goroutines building batches at once (doors of
 	// one monitor) would mix them.
 	mu sync.Mutex
+
+	// ctl is the control socket (ctl.go), dialled on first use.
+	ctl   *netlink.Conn
+	ctlMu sync.Mutex
 }
 
 // connOpts returns the options for one more connection to the same namespace.
@@ -62,6 +66,7 @@ func Open(netns string) (*Conn, error) {
 
 // Close releases the connection and the namespace handle.
 func (c *Conn) Close() error {
+	c.closeControl()
 	if c.nft != nil {
 		c.nft.CloseLasting()
 	}

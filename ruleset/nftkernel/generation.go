@@ -12,15 +12,6 @@ import (
 // committed batch increments; comparing it before and after an apply shows
 // whether anything was sent. It fails when netlink cannot be reached.
 func (c *Conn) Generation() (uint32, error) {
-	cfg := &netlink.Config{}
-	if c.ns != nil {
-		cfg.NetNS = int(c.ns.Fd())
-	}
-	nl, err := netlink.Dial(unix.NETLINK_NETFILTER, cfg)
-	if err != nil {
-		return 0, fmt.Errorf("read ruleset generation: %w", err)
-	}
-	defer nl.Close()
 	req := netlink.Message{
 		Header: netlink.Header{
 			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN),
@@ -29,7 +20,12 @@ func (c *Conn) Generation() (uint32, error) {
 		// nfgenmsg: family, version, resource id
 		Data: []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
 	}
-	msgs, err := nl.Execute(req)
+	var msgs []netlink.Message
+	err := c.control(func(nl *netlink.Conn) error { // ctl.go
+		var err error
+		msgs, err = nl.Execute(req)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("read ruleset generation: %w", err)
 	}

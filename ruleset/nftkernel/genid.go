@@ -51,42 +51,42 @@ func (c *Conn) flushAt(gen uint32, ops []op) error {
 			acks++
 		}
 	}
-	cfg := &netlink.Config{}
-	if c.ns != nil {
-		cfg.NetNS = int(c.ns.Fd())
-	}
-	nl, err := netlink.Dial(unix.NETLINK_NETFILTER, cfg)
-	if err != nil {
-		return fmt.Errorf("send batch: %w", err)
-	}
-	defer nl.Close()
-	if err := forceBuffers(nl); err != nil {
-		return err
-	}
-	if err := extendedAcks(nl); err != nil {
-		return err
-	}
-	// The kernel answers every message that asked for an ack, or only the
-	// batch-begin (ERESTART) when the generation moved; a deadline keeps a
-	// lost answer from hanging the caller.
-	if err := nl.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		return fmt.Errorf("send batch: %w", err)
-	}
-	if _, err := nl.SendMessages(msgs); err != nil {
-		return fmt.Errorf("send batch: %w", err)
-	}
 	var errs []error
-	for got := 0; got < acks; got++ {
-		if _, err := nl.Receive(); err != nil {
-			if errors.Is(err, unix.ERESTART) {
-				return fmt.Errorf("%w (generation %d): %w", ErrConflict, gen, err)
-			}
-			var op *netlink.OpError
-			if !errors.As(err, &op) || op.Op != "receive" || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ETIMEDOUT) {
-				return fmt.Errorf("send batch: %w", err)
-			}
-			errs = append(errs, err)
+	err = c.control(func(nl *netlink.Conn) error { // ctl.go
+		// The kernel answers every message that asked for an ack, or only
+		// the batch-begin (ERESTART) when the generation moved; a deadline
+		// keeps a lost answer from hanging the caller.
+		if err := nl.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+			return fmt.Errorf("send batch: %w", err)
 		}
+		if _, err := nl.SendMessages(msgs); err != nil {
+			return fmt.Errorf("send batch: %w", err)
+		}
+		// Messages sent with NLM_F_ECHO (google/nftables asks for new
+		// rules back) get their object before their ack: count acks only.
+		for got := 0; got < acks; {
+			replies, err := nl.Receive()
+			for _, r := range replies {
+				if r.Header.Type == netlink.Error {
+					got++
+				}
+			}
+			if err != nil {
+				got++
+				if errors.Is(err, unix.ERESTART) {
+					return fmt.Errorf("%w (generation %d): %w", ErrConflict, gen, err)
+				}
+				var op *netlink.OpError
+				if !errors.As(err, &op) || op.Op != "receive" || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ETIMEDOUT) {
+					return fmt.Errorf("send batch: %w", err)
+				}
+				errs = append(errs, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(errs) > 0 {
 		// Shaped like google/nftables' own Flush error, so isRejection

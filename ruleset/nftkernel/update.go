@@ -19,6 +19,10 @@ type UpdateOptions struct {
 	// Attempts bounds the tries when other writers commit in between
 	// (default 10).
 	Attempts int
+	// KeepNewer makes Update leave a table whose mark names another spec
+	// applied after Mark.Applied (a NewerError): a monitor restoring what
+	// it last saw must not overwrite what someone applied since.
+	KeepNewer bool
 	// OnPlan, when set, sees each attempt's plan before its batch is sent.
 	OnPlan func(p *ruleset.Plan, attempt int)
 }
@@ -83,6 +87,9 @@ func (c *Conn) updateOnce(want *ruleset.Table, o UpdateOptions, res *UpdateResul
 	if own == Foreign && !o.Adopt {
 		return false, 0, NotOwnedError(want.Name, "apply over")
 	}
+	if o.KeepNewer && own == Owned && mark.Known() && mark.Spec != o.Mark.Spec && mark.Applied.After(o.Mark.Applied) {
+		return false, 0, &NewerError{Table: want.Name, Mark: mark}
+	}
 	plan, err := c.planAgainst(want, have)
 	if err != nil {
 		return false, 0, err
@@ -139,4 +146,15 @@ func (c *Conn) verify(want *ruleset.Table, mark Owner, gen uint32) error {
 		return fmt.Errorf("apply table %q: %w (%s, owned %v)", want.Name, ErrReadBackDiffers, p.Summary(), own == Owned)
 	}
 	return nil
+}
+
+// NewerError is Update's refusal (with KeepNewer) to overwrite a table
+// that holds a spec applied later than the one it was given.
+type NewerError struct {
+	Table string
+	Mark  Owner // what the table holds
+}
+
+func (e *NewerError) Error() string {
+	return fmt.Sprintf("table inet %q holds a newer spec (%s, applied %s): left as it is", e.Table, e.Mark.Spec, e.Mark.Applied.Format(time.RFC3339))
 }
