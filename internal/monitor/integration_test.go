@@ -277,8 +277,8 @@ func TestIntegrationMonitorReappliesFlushedTable(t *testing.T) {
 	})
 	// The monitor logs once its batch is in, so the table can show before
 	// the line does: wait for the line too.
-	e.waitFor("the monitor to say it re-applied the table", func() bool {
-		return strings.Contains(m.out.String(), "applied it again")
+	e.waitFor("the monitor to say it restored the table", func() bool {
+		return strings.Contains(m.out.String(), `"msg":"knockc's table restored`) && strings.Contains(m.out.String(), `"what":"table deleted"`)
 	})
 	e.wantPort(netns.Refused, "after the table came back, before a knock")
 	e.knock(7000, 8000, 9000)
