@@ -25,6 +25,7 @@ type door struct {
 	wake   chan struct{} // a pending reconcile (coalesced)
 
 	grants map[netip.Addr]time.Time // granted sources and when their grant ends
+	hooked map[netip.Addr]bool      // granted sources whose on_open has run
 	holds  map[netip.Addr][]hold    // packets of pending sources, held in NFQUEUE
 	up     *bool                    // whether the service runs; nil: not known yet
 
@@ -53,6 +54,7 @@ func newDoor(m *Monitor, d *compiler.Door, svc Service) *door {
 		holds:  map[netip.Addr][]hold{},
 		wake:   make(chan struct{}, 1),
 		grants: map[netip.Addr]time.Time{},
+		hooked: map[netip.Addr]bool{},
 	}
 }
 
@@ -110,6 +112,7 @@ func (d *door) handle(ctx context.Context, ev Event) {
 		d.open(ctx, ev.Addr, ev.At, "knock", ev.Key)
 	case compiler.Close:
 		delete(d.grants, ev.Addr)
+		delete(d.hooked, ev.Addr)
 		d.log.Info("door closed by knock", "event", "close", "addr", ev.Addr)
 		d.hook(d.spec.OnClose, "close", ev.Addr, "")
 		d.stopIfIdle(ctx)
@@ -140,7 +143,12 @@ func (d *door) open(ctx context.Context, addr netip.Addr, at time.Time, why, key
 	}
 	d.grants[addr] = time.Now().Add(d.spec.OpenFor)
 	d.release(addr)
-	d.hook(d.spec.OnOpen, "open", addr, key)
+	// A knocker repeating its sequence while granted renews its grant:
+	// on_open runs once per grant (hook.go), until the grant ends.
+	if !d.hooked[addr] {
+		d.hooked[addr] = true
+		d.hook(d.spec.OnOpen, "open", addr, key)
+	}
 }
 
 // hold keeps a pending source's packet until its grant is in place, or
@@ -281,6 +289,7 @@ func (d *door) reconcile(ctx context.Context) {
 	for addr := range d.grants {
 		if !seen[addr] {
 			delete(d.grants, addr)
+			delete(d.hooked, addr)
 			d.log.Info("grant ended", "event", "expire", "addr", addr)
 			d.hook(d.spec.OnClose, "expire", addr, "")
 		}

@@ -77,6 +77,7 @@ type Monitor struct {
 	doors map[string]*door
 	ports map[compiler.Step]*door // protected port → its door, to route held packets
 	drops nftkernel.QueueDrops    // the last drop counts reported
+	hooks chan hookJob            // hooks waiting to run (hook.go)
 	// failing holds the failures retried at every tick (token top-ups,
 	// putting the table back): each logs once at error level (repeats.go).
 	failing repeats
@@ -97,7 +98,7 @@ func New(cfg Config) (*Monitor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Monitor{cfg: cfg, log: cfg.Logger, doors: map[string]*door{}, ports: map[compiler.Step]*door{}}
+	m := &Monitor{cfg: cfg, log: cfg.Logger, doors: map[string]*door{}, ports: map[compiler.Step]*door{}, hooks: make(chan hookJob, hookQueue)}
 	for _, d := range cfg.Spec.Doors {
 		svc := cfg.Services[d.Name]
 		if d.Managed() && svc == nil {
@@ -117,6 +118,7 @@ func New(cfg Config) (*Monitor, error) {
 // finds them running, and packets still held are dropped by the kernel
 // when the queue is unbound (their clients resend them).
 func (m *Monitor) Run(ctx context.Context, events <-chan Event, held <-chan nftkernel.HeldPacket, lost <-chan struct{}) error {
+	m.runHooks(ctx)
 	done := make(chan struct{})
 	for _, d := range m.doors {
 		go func() {
