@@ -1,10 +1,13 @@
 package nftkernel
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/knockc/knockc/ruleset"
+	"golang.org/x/sys/unix"
 )
 
 // Read returns knockc's table as it is in the kernel, set elements
@@ -64,8 +67,20 @@ func (c *Conn) ReadConfig(table string) (*ruleset.Table, error) {
 }
 
 // readTable is ReadConfig that also returns the table's mark, nil when it
-// has no marker chain.
+// has no marker chain. A dump that a commit interrupted (EBUSY: the kernel
+// flags it NLM_F_DUMP_INTR rather than hand out a torn table) is read
+// again, a few times.
 func (c *Conn) readTable(table string) (*ruleset.Table, *Owner, error) {
+	for try := 1; ; try++ {
+		t, mark, err := c.readTableOnce(table)
+		if err == nil || !errors.Is(err, unix.EBUSY) || try == 10 {
+			return t, mark, err
+		}
+		time.Sleep(time.Duration(try) * time.Millisecond)
+	}
+}
+
+func (c *Conn) readTableOnce(table string) (*ruleset.Table, *Owner, error) {
 	tbl, err := c.nft.ListTableOfFamily(table, nftables.TableFamilyINet)
 	if err != nil {
 		if isNotFound(err) {
