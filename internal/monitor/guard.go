@@ -34,6 +34,9 @@ type Guard struct {
 	log     *slog.Logger
 	restore bool
 
+	// op serialises Apply and Check, so that a check never sees the
+	// guard's own apply before the guard knows it made it.
+	op   sync.Mutex
 	mu   sync.Mutex
 	last *ruleset.Table  // the table last applied, nil until known
 	mark nftkernel.Owner // its mark
@@ -56,6 +59,8 @@ func NewGuard(k TableKernel, log *slog.Logger, restore bool) *Guard {
 // Apply applies want as a new spec (the monitor's start, a reload) and
 // remembers it as the last applied. It fails as Update does.
 func (g *Guard) Apply(want *ruleset.Table) error {
+	g.op.Lock()
+	defer g.op.Unlock()
 	mark := nftkernel.NewOwner(want)
 	res, err := g.k.Update(want, nftkernel.UpdateOptions{Mark: mark})
 	if err != nil {
@@ -116,6 +121,12 @@ func (g *Guard) Run(ctx context.Context, changes <-chan nftkernel.Change, poll t
 // applied; seen is when the change was noticed and ch what the kernel said
 // about it (zero for a poll).
 func (g *Guard) Check(seen time.Time, ch nftkernel.Change) {
+	g.op.Lock()
+	defer g.op.Unlock()
+	g.check(seen, ch)
+}
+
+func (g *Guard) check(seen time.Time, ch nftkernel.Change) {
 	last, mark := g.Last()
 	if last == nil {
 		return
@@ -167,7 +178,7 @@ func (g *Guard) Check(seen time.Time, ch nftkernel.Change) {
 	var newer *nftkernel.NewerError
 	switch {
 	case errors.As(err, &newer):
-		g.Check(time.Now(), nftkernel.Change{}) // take the newer one on
+		g.check(time.Now(), nftkernel.Change{}) // take the newer one on
 		return
 	case err != nil:
 		g.log.Error("restore knockc's table", append(by, "what", why, "err", err)...)

@@ -91,8 +91,8 @@ func (e *guardEnv) waitRestored(fault string) restore {
 	select {
 	case r := <-e.restores:
 		return r
-	case <-time.After(3 * time.Second):
-		e.t.Fatalf("%s: no restore within 3 s; guard log:\n%s", fault, e.log.String())
+	case <-time.After(10 * time.Second):
+		e.t.Fatalf("%s: no restore within 10 s; guard log:\n%s", fault, e.log.String())
 	}
 	return restore{}
 }
@@ -158,7 +158,7 @@ func TestIntegrationGuardRestoresTheNewerSpec(t *testing.T) {
 	if _, err := other.Update(newer, nftkernel.UpdateOptions{}); err != nil { // knockc apply B
 		t.Fatalf("Update(newer) = %v", err)
 	}
-	waitUntil(t, 3*time.Second, "the guard to take the newer spec on", func() bool {
+	waitUntil(t, 10*time.Second, "the guard to take the newer spec on", func() bool {
 		_, mark := e.guard.Last()
 		return mark.Spec == nftkernel.SpecHash(newer)
 	})

@@ -75,7 +75,7 @@ func TestIntegrationMonitorReloadsOnSIGHUP(t *testing.T) {
 
 	writeFile(t, path, a+"bogus = 1\n")
 	m.cmd.Process.Signal(syscall.SIGHUP)
-	waitUntil(t, 5*time.Second, "the reload to be refused\n"+m.out.String(), func() bool {
+	waitUntil(t, 15*time.Second, "the reload to be refused\n"+m.out.String(), func() bool {
 		return strings.Contains(m.out.String(), `"msg":"reload: the spec is not valid; the running spec stays in force"`)
 	})
 	if !strings.Contains(m.out.String(), `knock.toml:5:1: unknown key`) {
@@ -85,7 +85,7 @@ func TestIntegrationMonitorReloadsOnSIGHUP(t *testing.T) {
 
 	writeFile(t, path, b)
 	m.cmd.Process.Signal(syscall.SIGHUP)
-	waitUntil(t, 5*time.Second, "the reload to be applied\n"+m.out.String(), func() bool {
+	waitUntil(t, 15*time.Second, "the reload to be applied\n"+m.out.String(), func() bool {
 		return strings.Count(m.out.String(), `"monitor ready"`) == 2
 	})
 	wantKernelTable(t, ns, b, "after a valid reload")
@@ -94,7 +94,7 @@ func TestIntegrationMonitorReloadsOnSIGHUP(t *testing.T) {
 	}
 
 	ns.Run(t, "nft", "flush", "ruleset")
-	waitUntil(t, 5*time.Second, "the table back after a flush\n"+m.out.String(), func() bool {
+	waitUntil(t, 15*time.Second, "the table back after a flush\n"+m.out.String(), func() bool {
 		return strings.Count(m.out.String(), `"msg":"knockc's table restored`) == 1
 	})
 	wantKernelTable(t, ns, b, "restored after the reload")
