@@ -67,13 +67,28 @@ func (c *Conn) ReadConfig(table string) (*ruleset.Table, error) {
 }
 
 // readTable is ReadConfig that also returns the table's mark, nil when it
-// has no marker chain. A dump that a commit interrupted (EBUSY: the kernel
-// flags it NLM_F_DUMP_INTR rather than hand out a torn table) is read
-// again, a few times.
+// has no marker chain. The table is read in several dumps (table, sets,
+// chains, each chain's rules); a commit between two of them would give a
+// torn view (a table without its marker chain looks foreign), so the read
+// counts only when the ruleset generation is the same before and after
+// it, and is made again otherwise. A dump that a commit interrupted
+// (EBUSY: the kernel flags it NLM_F_DUMP_INTR) is made again too.
 func (c *Conn) readTable(table string) (*ruleset.Table, *Owner, error) {
 	for try := 1; ; try++ {
+		before, err := c.Generation()
+		if err != nil {
+			return nil, nil, err
+		}
 		t, mark, err := c.readTableOnce(table)
-		if err == nil || !errors.Is(err, unix.EBUSY) || try == 10 {
+		if err == nil {
+			after, gerr := c.Generation()
+			if gerr != nil {
+				return nil, nil, gerr
+			}
+			if after == before || try == 10 {
+				return t, mark, nil
+			}
+		} else if !errors.Is(err, unix.EBUSY) || try == 10 {
 			return t, mark, err
 		}
 		time.Sleep(time.Duration(try) * time.Millisecond)
