@@ -24,6 +24,20 @@ func chainText(tab *ruleset.Table, name string) []string {
 	return out
 }
 
+// stealthText returns the stealth chain's rules with each port chain's
+// rules in place of the rule that jumps to it.
+func stealthText(tab *ruleset.Table) []string {
+	var out []string
+	for _, r := range tab.Chain(compiler.StealthChain).Rules {
+		if v, ok := r.Stmts[len(r.Stmts)-1].(ruleset.Verdict); ok && v.Kind == ruleset.VerdictJump {
+			out = append(out, chainText(tab, v.Chain)...)
+			continue
+		}
+		out = append(out, r.String())
+	}
+	return out
+}
+
 func TestCompileStealthChains(t *testing.T) {
 	tab := mustCompile(t, "[door.ssh]\nsequence = [\"7000\"]\nprotect = [\"22/tcp\", \"4500/udp\"]\nfamilies = [\"ipv4\"]\n")
 	nat := tab.Chain(compiler.StealthChain)
@@ -33,9 +47,17 @@ func TestCompileStealthChains(t *testing.T) {
 	want := []string{
 		`iifname "lo" return comment "role=loopback"`,
 		`tcp dport 22 ip saddr @ssh_grant_v4 return comment "door=ssh port=22/tcp role=grant"`,
-		`udp dport 4500 ip saddr @ssh_grant_v4 return comment "door=ssh port=4500/udp role=grant"`,
 		`tcp dport 22 redirect to :0 comment "door=ssh port=22/tcp role=answer"`,
+		`udp dport 4500 ip saddr @ssh_grant_v4 return comment "door=ssh port=4500/udp role=grant"`,
 		`udp dport 4500 redirect to :0 comment "door=ssh port=4500/udp role=answer"`,
+	}
+	if diff := cmp.Diff(want, stealthText(tab)); diff != "" {
+		t.Errorf("stealth chain rules, port chains inlined (-want +got):\n%s", diff)
+	}
+	want = []string{
+		`iifname "lo" return comment "role=loopback"`,
+		`tcp dport 22 jump stealth_port_tcp22 comment "port=22/tcp role=stealth"`,
+		`udp dport 4500 jump stealth_port_udp4500 comment "port=4500/udp role=stealth"`,
 	}
 	if diff := cmp.Diff(want, chainText(tab, compiler.StealthChain)); diff != "" {
 		t.Errorf("stealth chain rules (-want +got):\n%s", diff)
@@ -95,7 +117,7 @@ func TestCompileStealthManagedAndMark(t *testing.T) {
 		`tcp dport 22 ip6 saddr @ssh_pending_v6 return comment "door=ssh port=22/tcp role=pending"`,
 		`tcp dport 22 redirect to :1 comment "door=ssh port=22/tcp role=answer"`,
 	}
-	if diff := cmp.Diff(want, chainText(tab, compiler.StealthChain)); diff != "" {
+	if diff := cmp.Diff(want, stealthText(tab)); diff != "" {
 		t.Errorf("stealth chain rules (-want +got):\n%s", diff)
 	}
 	want = []string{

@@ -1,6 +1,9 @@
 package compiler
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // validateNames rejects doors whose kernel objects would share a name.
 // Names join a door's name and a suffix with "_", and a token key's name
@@ -27,7 +30,7 @@ func validateNames(spec *Spec, errs *errorList) {
 			}
 		}
 		for _, c := range t.Chains {
-			if c.Hook == nil && c.Name != DoorsChain && c.Name != AllDoorsChain && c.Name != StealthAnswersChain && c.Name != AnswerPortChain {
+			if c.Hook == nil && c.Name != DoorsChain && c.Name != AllDoorsChain && c.Name != StealthAnswersChain && c.Name != AnswerPortChain && !strings.HasPrefix(c.Name, "stealth_port_") {
 				names = append(names, "chain "+c.Name)
 			}
 		}

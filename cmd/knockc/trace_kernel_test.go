@@ -64,8 +64,9 @@ func TestKernelTraceShowsTheRulesAKnockHits(t *testing.T) {
 	}
 	wants := []string{
 		"ssh_open rule door=ssh seq=open step=1 role=advance return",
-		// Not granted: the stealth answer (the stack's own reset) for 22.
-		"stealth rule door=ssh port=22/tcp role=answer accept",
+		// Not granted: the stealth answer (the stack's own reset) for 22,
+		// from the stealth chain's chain for that port.
+		"stealth_port_tcp22 rule door=ssh port=22/tcp role=answer accept",
 		"ssh_close return",
 	}
 	found := map[string]bool{}
