@@ -2,6 +2,7 @@ package nftkernel
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -35,6 +36,15 @@ func (c *Conn) control(fn func(nl *netlink.Conn) error) error {
 			return err
 		}
 		c.ctl = nl
+	}
+	// Each exchange gets its own bound: a deadline is a point in time, so
+	// one left by an earlier exchange would fail every later one on this
+	// lasting socket once it passed (a monitor's generation read a minute
+	// after a top-up), and none at all would let a lost answer hang.
+	if err := c.ctl.SetReadDeadline(time.Now().Add(ackWait)); err != nil {
+		c.ctl.Close()
+		c.ctl = nil
+		return fmt.Errorf("connect to nf_tables: %w", err)
 	}
 	err := fn(c.ctl)
 	if err != nil {

@@ -20,6 +20,10 @@ var ErrConflict = errors.New("the ruleset changed since it was read (another wri
 // still at that generation (include/uapi/linux/netfilter/nfnetlink.h).
 const nfnlBatchGenID = 1
 
+// ackWait bounds the wait for each answer on the control socket (ctl.go):
+// for a batch, from its send on.
+var ackWait = 30 * time.Second
+
 // flushAt sends the batch ops build as one transaction that the kernel
 // commits only if the ruleset is still at generation gen: a batch planned
 // from a ruleset someone has changed since is refused whole, and the
@@ -54,17 +58,23 @@ func (c *Conn) flushAt(gen uint32, ops []op) error {
 	var errs []error
 	err = c.control(func(nl *netlink.Conn) error { // ctl.go
 		// The kernel answers every message that asked for an ack, or only
-		// the batch-begin (ERESTART) when the generation moved; a deadline
-		// keeps a lost answer from hanging the caller.
-		if err := nl.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-			return fmt.Errorf("send batch: %w", err)
-		}
+		// the batch-begin (ERESTART) when the generation moved. nfnetlink
+		// runs the whole batch inside the send, which for a large table
+		// takes longer than any fixed bound (2000 doors: over a minute),
+		// and queues the answers meanwhile; so the deadline, which keeps a
+		// lost answer from hanging the caller, starts after the send and
+		// again at each receive. Set before the send, it expired while the
+		// kernel was committing, and apply reported a timeout for a batch
+		// the kernel had applied.
 		if _, err := nl.SendMessages(msgs); err != nil {
 			return fmt.Errorf("send batch: %w", err)
 		}
 		// Messages sent with NLM_F_ECHO (google/nftables asks for new
 		// rules back) get their object before their ack: count acks only.
 		for got := 0; got < acks; {
+			if err := nl.SetReadDeadline(time.Now().Add(ackWait)); err != nil {
+				return fmt.Errorf("send batch: %w", err)
+			}
 			replies, err := nl.Receive()
 			for _, r := range replies {
 				if r.Header.Type == netlink.Error {
