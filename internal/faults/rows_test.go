@@ -37,7 +37,7 @@ var rows = []row{
 		fault: func(r *run) { r.server.Run(r.t, "nft", "flush", "ruleset") },
 	},
 	{
-		name: "nft flush table inet knockc", settle: 6 * time.Second,
+		name: "nft flush table inet knockc", settle: 6 * time.Second, repaired: true,
 		fault: func(r *run) { r.server.Run(r.t, "nft", "flush", "table", "inet", "knockc") },
 	},
 	{
@@ -50,7 +50,7 @@ var rows = []row{
 		// Config management applied a newer spec than the monitor was
 		// started with; then the ruleset is flushed. What comes back must
 		// be the spec last applied, not the monitor's.
-		name: "apply B, then nft flush ruleset", settle: 6 * time.Second, noHostFirewall: true,
+		name: "apply B, then nft flush ruleset", settle: 6 * time.Second, repaired: true, noHostFirewall: true,
 		fault: func(r *run) {
 			spec := r.spec("b", specOpts{web: true})
 			r.labels[spec] = "B"
