@@ -240,7 +240,7 @@ func (m *Monitor) ensureTable() {
 	case err != nil:
 		m.failing.failed(m.log, slog.LevelError, "ensure", "cannot put knockc's table back", err)
 	case applied:
-		m.log.Warn("knockc's table was gone (flushed by another tool?): applied it again; knocks in progress and grants were lost with it")
+		m.log.Info("knockc's table was restored (see the restore above): topping up token doors")
 		// Token doors came back empty: install their tokens at once, not
 		// at the next top-up tick.
 		m.topUp()
