@@ -82,20 +82,15 @@ func (l *loader) load() *Spec {
 	spec := &Spec{File: l.file, Table: TableSpec{
 		Name: DefaultTableName, Priority: DefaultPriority, LogGroup: DefaultLogGroup, HoldQueue: DefaultLogGroup, Closed: DefaultClosed,
 	}}
-	hasDoors := false
 	for _, f := range l.fields("", top) {
 		switch f.name {
 		case "table":
 			l.loadTable(&spec.Table, f)
 		case "door":
-			hasDoors = true
 			spec.Doors = l.loadDoors(f)
 		default:
 			l.unknownKey(f, "the top level", []string{"table", "door"})
 		}
-	}
-	if !hasDoors {
-		l.errs.add(Pos{File: l.file, Line: 1, Col: 1}, "no doors: add at least one [door.NAME] section")
 	}
 	// Relations between keys are checked even when some keys were bad, so
 	// one run reports every problem; validate only looks at what loaded.

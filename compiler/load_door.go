@@ -58,9 +58,6 @@ func (l *loader) loadDoors(df field) []*Door {
 		byName[name] = d
 		doors = append(doors, d)
 	}
-	if len(m) == 0 {
-		l.errs.add(df.at(), "no doors: add at least one [door.NAME] section")
-	}
 	sort.Slice(doors, func(i, j int) bool { return doors[i].Name < doors[j].Name })
 	return doors
 }

@@ -64,15 +64,6 @@ func TestParseErrors(t *testing.T) {
 		{name: "unknown top-level key without suggestion", src: "version = 2\n" + base, want: []string{
 			"knock.toml:1:1: unknown key \"version\" in the top level (allowed: table, door)",
 		}},
-		{name: "no doors in empty file", src: "", want: []string{
-			"knock.toml:1:1: no doors: add at least one [door.NAME] section",
-		}},
-		{name: "no doors with only table", src: "[table]\nname = \"knockc\"\n", want: []string{
-			"knock.toml:1:1: no doors: add at least one [door.NAME] section",
-		}},
-		{name: "no doors in empty door section", src: "[door]\n", want: []string{
-			"knock.toml:1:1: no doors: add at least one [door.NAME] section",
-		}},
 		{name: "unknown door key with suggestion", src: base + "sequnce = [\"7000\"]\n", want: []string{
 			"knock.toml:4:1: unknown key \"sequnce\" in [door.ssh] (did you mean \"sequence\"?)",
 		}},

@@ -24,13 +24,18 @@ var hostTables = map[string]string{
 	"nftables":        "distribution examples (/etc/nftables.conf)",
 }
 
-// TableNameWarnings returns warnings about the spec's table name: empty
-// unless another tool commonly uses that name.
-func TableNameWarnings(s *Spec) []string {
-	who, ok := hostTables[s.Table.Name]
-	if !ok {
-		return nil
+// Warnings returns what is valid in the spec but probably not meant: a
+// table name another tool commonly uses, or no door at all (a spec with
+// no door applies a table that protects nothing, as an import that
+// translated nothing writes). Empty when there is nothing to say.
+func Warnings(s *Spec) []string {
+	var out []string
+	if who, ok := hostTables[s.Table.Name]; ok {
+		out = append(out, s.File+`: table name "`+s.Table.Name+`" is commonly used by `+who+
+			`; knockc refuses to change a table it did not create, so pick a name of knockc's own (default "`+DefaultTableName+`")`)
 	}
-	return []string{s.File + `: table name "` + s.Table.Name + `" is commonly used by ` + who +
-		`; knockc refuses to change a table it did not create, so pick a name of knockc's own (default "` + DefaultTableName + `")`}
+	if len(s.Doors) == 0 {
+		out = append(out, s.File+": no doors: the table protects nothing until a [door.NAME] section is added")
+	}
+	return out
 }

@@ -26,7 +26,7 @@ func checkCommand() *cli.Command {
 			}
 			t := compiler.Compile(spec)
 			warnInterfaces(c, spec.Table.Interfaces)
-			for _, w := range compiler.TableNameWarnings(spec) {
+			for _, w := range compiler.Warnings(spec) {
 				fmt.Fprintln(c.App.ErrWriter, "knockc: warning: "+w)
 			}
 			if c.Bool("json") {
