@@ -37,7 +37,8 @@ type guardEnv struct {
 	t        testing.TB
 	pair     *netns.Pair
 	listener *netns.Listener
-	conn     *nftkernel.Conn
+	conn     *nftkernel.Conn // the guard's
+	reader   *nftkernel.Conn // the test's: a google/nftables connection is not for two goroutines' dumps at once
 	guard    *monitor.Guard
 	log      *testenv.Buffer
 	restores chan restore
@@ -57,7 +58,12 @@ func newGuardEnv(t testing.TB, spec string) *guardEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	e := &guardEnv{t: t, pair: pair, conn: conn, log: &testenv.Buffer{}, restores: make(chan restore, 64)}
+	reader, err := nftkernel.Open(pair.Server.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reader.Close() })
+	e := &guardEnv{t: t, pair: pair, conn: conn, reader: reader, log: &testenv.Buffer{}, restores: make(chan restore, 64)}
 	e.guard = monitor.NewGuard(conn, slog.New(slog.NewTextHandler(e.log, nil)), true)
 	e.guard.Restored = func(why string, took time.Duration) { e.restores <- restore{why, took} }
 	if err := e.guard.Apply(compile(t, spec)); err != nil {
@@ -73,6 +79,11 @@ func newGuardEnv(t testing.TB, spec string) *guardEnv {
 	go func() { defer close(done); e.guard.Run(ctx, changes, time.Minute) }()
 	t.Cleanup(func() { cancel(); w.Close(); <-done })
 	e.listener = pair.Server.Listen(t, 22)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("guard log:\n%s", e.log.String())
+		}
+	})
 	return e
 }
 
@@ -100,7 +111,7 @@ func (e *guardEnv) waitRestored(fault string) restore {
 // wantTable fails unless the kernel's table equals want and carries spec.
 func (e *guardEnv) wantTable(what string, want *ruleset.Table, spec string) {
 	e.t.Helper()
-	have, own, mark, err := e.conn.ReadOwned(want.Name)
+	have, own, mark, err := e.reader.ReadOwned(want.Name)
 	if err != nil || own != nftkernel.Owned || mark.Spec != spec {
 		e.t.Fatalf("%s: ReadOwned = %v, %+v, %v; want owned, spec %s", what, own, mark, err, spec)
 	}
