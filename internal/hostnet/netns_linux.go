@@ -32,9 +32,18 @@ func In(netns string, fn func() error) error {
 		return fmt.Errorf("open network namespace %q: %w", netns, err)
 	}
 	defer target.Close()
+	return InFd(int(target.Fd()), netns, fn)
+}
+
+// InFd is In for a namespace the caller holds open at fd; name is only
+// for messages. fn runs in a fresh goroutine on a locked OS thread, so
+// sockets it opens stay in that namespace for their whole life.
+func InFd(fd int, name string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		// A thread that could not be switched back stays locked, so the
+		// runtime ends it together with this goroutine.
 		poisoned := false
 		defer func() {
 			if !poisoned {
@@ -47,14 +56,14 @@ func In(netns string, fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("enter network namespace %q: %w", netns, err)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("enter network namespace %q: %w", name, err)
 			return
 		}
 		ferr := fn()
 		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
 			poisoned = true
-			ferr = errors.Join(ferr, fmt.Errorf("leave network namespace %q: %w", netns, err))
+			ferr = errors.Join(ferr, fmt.Errorf("leave network namespace %q: %w", name, err))
 		}
 		errc <- ferr
 	}()

@@ -9,12 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/knockc/knockc/internal/hostnet"
 )
 
 // netnsDir is where `ip netns add` mounts named namespaces.
@@ -176,39 +175,10 @@ func (n *NS) Fd() int { return n.fd }
 // and turns a panic in fn into an error. Sockets fn opens stay in n for
 // their whole life, whichever goroutine uses them later.
 func (n *NS) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// A thread that could not be switched back stays locked, so the
-		// runtime ends it together with this goroutine.
-		poisoned := false
-		defer func() {
-			if !poisoned {
-				runtime.UnlockOSThread()
-			}
-		}()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- fmt.Errorf("namespace %q: open current namespace: %w", n.Name, err)
-			return
-		}
-		defer orig.Close()
-		if n.fd < 0 {
-			errc <- fmt.Errorf("namespace %q: already removed", n.Name)
-			return
-		}
-		if err := unix.Setns(n.fd, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("namespace %q: enter: %w", n.Name, err)
-			return
-		}
-		ferr := call(fn)
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			poisoned = true
-			ferr = errors.Join(ferr, fmt.Errorf("namespace %q: switch back: %w", n.Name, err))
-		}
-		errc <- ferr
-	}()
-	return <-errc
+	if n.fd < 0 {
+		return fmt.Errorf("namespace %q: already removed", n.Name)
+	}
+	return hostnet.InFd(n.fd, n.Name, func() error { return call(fn) })
 }
 
 // call runs fn and turns a panic in it into an error.
