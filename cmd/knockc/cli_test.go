@@ -2,17 +2,32 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
+
+// cliMu serialises the CLI runs of parallel tests: urfave/cli v2 keeps its
+// help and completion flags in package variables that every app writes
+// while it parses its arguments, so two apps parsing at once race. One
+// knockc process runs one app; only tests run several.
+var cliMu sync.Mutex
+
+// runLocked is run under cliMu.
+func runLocked(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cliMu.Lock()
+	defer cliMu.Unlock()
+	return run(args, stdin, stdout, stderr)
+}
 
 // runCLI runs knockc with args and returns its exit code and output.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errw bytes.Buffer
-	code = run(append([]string{"knockc"}, args...), strings.NewReader(""), &out, &errw)
+	code = runLocked(append([]string{"knockc"}, args...), strings.NewReader(""), &out, &errw)
 	return code, out.String(), errw.String()
 }
 

@@ -51,7 +51,7 @@ func runIn(t *testing.T, n *netns.NS, args ...string) (code int, stdout, stderr 
 	t.Helper()
 	var out, errw bytes.Buffer
 	if err := n.Do(func() error {
-		code = run(append([]string{"knockc"}, args...), strings.NewReader(""), &out, &errw)
+		code = runLocked(append([]string{"knockc"}, args...), strings.NewReader(""), &out, &errw)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
