@@ -155,20 +155,29 @@ func (p *Plan) Summary() string {
 func (p *Plan) String() string {
 	var b strings.Builder
 	for _, c := range p.Changes {
-		fmt.Fprintf(&b, "%s %s %s", c.Action.Marker(), c.Kind, c.Name)
-		switch {
-		case c.Action == Replace:
-			fmt.Fprintf(&b, " must be replaced (resets %d live %s)", c.Resets, plural(c.Resets, "entry", "entries"))
-		case c.Action == Destroy && c.Resets > 0:
-			fmt.Fprintf(&b, " (drops %d live %s)", c.Resets, plural(c.Resets, "entry", "entries"))
-		}
-		b.WriteString("\n")
-		for _, l := range c.Lines {
-			fmt.Fprintf(&b, "    %s\n", l)
-		}
+		b.WriteString(c.String())
 	}
 	b.WriteString(p.Summary())
 	b.WriteString("\n")
+	return b.String()
+}
+
+// String renders one change for people: a line with its marker, kind and
+// name (and the live entries a replacement or destroy drops), then the nft
+// lines that change, indented; every line ends in a newline.
+func (c Change) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s", c.Action.Marker(), c.Kind, c.Name)
+	switch {
+	case c.Action == Replace:
+		fmt.Fprintf(&b, " must be replaced (resets %d live %s)", c.Resets, plural(c.Resets, "entry", "entries"))
+	case c.Action == Destroy && c.Resets > 0:
+		fmt.Fprintf(&b, " (drops %d live %s)", c.Resets, plural(c.Resets, "entry", "entries"))
+	}
+	b.WriteString("\n")
+	for _, l := range c.Lines {
+		fmt.Fprintf(&b, "    %s\n", l)
+	}
 	return b.String()
 }
 

@@ -77,6 +77,8 @@ type Plan struct {
 	HeldSYNs *HeldSYNs `json:"held_syns"`
 	// Tokens are the token doors' keys, [] when there are none.
 	Tokens List[TokenKey] `json:"tokens"`
+
+	text []string // each change as ruleset.Change renders it, for WriteText
 }
 
 // Memory is the kernel memory the sets of a table may take.
@@ -141,6 +143,7 @@ func NewPlan(p *ruleset.Plan, want *ruleset.Table) *Plan {
 		}
 		v.Resets += ch.Resets
 		v.Changes = append(v.Changes, ch)
+		v.text = append(v.text, c.String())
 	}
 	for _, op := range p.Ops {
 		v.Operations = append(v.Operations, op.String())
@@ -169,18 +172,8 @@ func (v *Plan) WriteText(w io.Writer) {
 		return
 	}
 	var b strings.Builder
-	for _, c := range v.Changes {
-		fmt.Fprintf(&b, "%s %s %s", c.Action.Marker(), c.Kind, c.Name)
-		switch {
-		case c.Action == Replace:
-			fmt.Fprintf(&b, " must be replaced (resets %d live %s)", c.Resets, plural(c.Resets, "entry", "entries"))
-		case c.Action == Destroy && c.Resets > 0:
-			fmt.Fprintf(&b, " (drops %d live %s)", c.Resets, plural(c.Resets, "entry", "entries"))
-		}
-		b.WriteString("\n")
-		for _, l := range c.Lines {
-			fmt.Fprintf(&b, "    %s\n", l)
-		}
+	for _, t := range v.text {
+		b.WriteString(t)
 	}
 	b.WriteString(v.Summary() + "\n")
 	if v.Resets > 0 {
